@@ -1,0 +1,9 @@
+"""Cloud cost as a telemetry signal: an estimated USD cost on every trace, with zero code changes.
+
+Importing this package imports neither boto3 nor botocore; they load only when pricing or metering needs them.
+"""
+
+from .instrumentor import CostInstrumentor
+from .version import __version__
+
+__all__ = ["CostInstrumentor", "__version__"]

@@ -1,0 +1,1 @@
+"""Fair compute attribution: the host's cost split among the local root spans in flight."""

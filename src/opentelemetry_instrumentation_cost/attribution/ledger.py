@@ -1,0 +1,138 @@
+"""The running integral behind fair compute attribution.
+
+At every instant the host's cost rate is divided equally among the local roots in flight; time with none in
+flight is idle. Instead of looping over active spans, the ledger keeps ``acc`` = ∫ rate / n dt over busy time:
+a span's share is ``acc(end) - acc(start)``. Each event is O(1) under one lock, and by construction
+sum(attributed) + idle + in-flight shares == host cost, whatever the interleaving.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+NS_PER_HOUR = 3_600_000_000_000
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the ledger has seen so far, in USD."""
+
+    host_usd: float
+    attributed_usd: float
+    idle_usd: float
+    in_flight: int
+
+
+class Token:
+    """A local root in flight: its position in the integrals when it opened, and its children's costs."""
+
+    __slots__ = ("acc", "prev", "services_usd", "trace_id", "unpriced")
+
+    def __init__(self, acc: float, unpriced: float, trace_id: int, prev: Token | None) -> None:
+        self.acc = acc
+        self.unpriced = unpriced
+        self.trace_id = trace_id
+        self.prev = prev  # an outer local root of the same trace in this process (a loopback call), if any
+        self.services_usd = 0.0
+
+
+class ComputeLedger:
+    """Thread-safe running integral of the compute cost rate over in-flight local roots.
+
+    It also indexes the roots in flight by trace id, in the same critical section, so that a child's own cost
+    (an AWS call) can be added to its local root's transaction total.
+    """
+
+    def __init__(self, now_ns: int) -> None:
+        self._lock = threading.Lock()
+        self._last = now_ns
+        self._n = 0
+        self._rate = 0.0  # USD per ns
+        self._priced = False
+        self._bills_idle = True
+        self._opened = False
+        self._acc = 0.0  # ∫ rate/n dt while n > 0
+        self._unpriced = 0.0  # ∫ 1/n dt while n > 0 and no price is known
+        self._busy_ns = 0  # busy time at the current rate; folded into _host when the rate changes
+        self._host = 0.0  # busy cost at earlier rates
+        self._idle = 0.0
+        self._attributed = 0.0
+        self._by_trace: dict[int, Token] = {}
+
+    def _advance(self, t: int) -> None:
+        dt = t - self._last
+        if dt <= 0:  # clocks may step back or spans carry explicit past times: never negative cost
+            return
+        self._last = t
+        n = self._n
+        if not self._priced:
+            if n:
+                self._unpriced += dt / n
+            return
+        if n:
+            self._acc += self._rate * dt / n
+            self._busy_ns += dt
+        elif self._bills_idle:
+            self._idle += self._rate * dt
+
+    def set_rate(self, usd_per_hour: float | None, now_ns: int, bills_idle: bool = True) -> None:
+        """Change the price from now on (``None``: unknown). Time before now keeps the old rate.
+
+        The first price found applies from the ledger's creation when no root has opened yet: the host was
+        costing money while it was being detected, and the first request must not lose that wait.
+        """
+        with self._lock:
+            if self._priced or self._opened:
+                self._advance(now_ns)
+            self._host += self._rate * self._busy_ns
+            self._busy_ns = 0
+            self._priced = usd_per_hour is not None
+            self._rate = (usd_per_hour or 0.0) / NS_PER_HOUR
+            self._bills_idle = bills_idle
+
+    def open(self, now_ns: int, trace_id: int) -> Token:
+        with self._lock:
+            self._advance(now_ns)
+            self._n += 1
+            self._opened = True
+            by_trace = self._by_trace
+            token = by_trace[trace_id] = Token(self._acc, self._unpriced, trace_id, by_trace.get(trace_id))
+            return token
+
+    def root_of(self, trace_id: int) -> Token | None:
+        """The innermost local root in flight for a trace (a plain dict read: atomic under the GIL)."""
+        return self._by_trace.get(trace_id)
+
+    def close(self, token: Token, now_ns: int) -> tuple[float | None, bool]:
+        """Close a local root: its fair share in USD (``None`` if no price was known) and whether it is partial."""
+        with self._lock:
+            self._advance(now_ns)
+            if self._n > 0:
+                self._n -= 1
+            cost = self._acc - token.acc
+            self._attributed += cost
+            unpriced = self._unpriced - token.unpriced
+            if self._by_trace.get(token.trace_id) is token:
+                if token.prev is None:
+                    del self._by_trace[token.trace_id]
+                else:
+                    self._by_trace[token.trace_id] = token.prev
+        if unpriced > 0.0:
+            return (cost, True) if cost > 0.0 else (None, True)
+        return cost, False
+
+    def totals(self, now_ns: int) -> Totals:
+        with self._lock:
+            self._advance(now_ns)
+            host = self._host + self._rate * self._busy_ns + self._idle
+            return Totals(host, self._attributed, self._idle, self._n)
+
+    def reset_after_fork(self, now_ns: int) -> None:
+        """A forked child starts with no roots in flight and totals of its own."""
+        self._lock = threading.Lock()
+        self._last = now_ns
+        self._n = 0
+        self._by_trace = {}
+        self._acc = self._unpriced = self._host = self._idle = self._attributed = 0.0
+        self._busy_ns = 0

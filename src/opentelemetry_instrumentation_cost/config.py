@@ -1,0 +1,139 @@
+"""Every ``OTEL_PYTHON_COST_*`` variable, read once into one typed object.
+
+A bad value never stops the app: it gives one warning naming the variable and the default used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from ._log import logger
+
+T = TypeVar("T")
+
+PRICING_API_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _default_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("opentelemetry-instrumentation-cost"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The package's configuration; see the README's configuration table."""
+
+    instance_type: str | None = None
+    imds_v1_fallback: bool = False
+    price_file: Path | None = None
+    discount: float = 0.0
+    pricing_api: bool = True
+    pricing_api_region: str = "us-east-1"
+    pricing_region: str | None = None
+    cache_dir: Path | None = None
+    cache_ttl_s: float = 86400.0
+    host_share: float | None = None
+    # botocore's own settings, honoured as botocore does
+    imds_endpoint: str = "http://169.254.169.254"
+    imds_disabled: bool = False
+    aws_region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        r = _Reader(env)
+        return cls(
+            instance_type=r.text("OTEL_PYTHON_COST_INSTANCE_TYPE"),
+            imds_v1_fallback=r.flag("OTEL_PYTHON_COST_IMDS_V1_FALLBACK", False),
+            price_file=r.parse("OTEL_PYTHON_COST_PRICE_FILE", None, _existing_file, "no price file"),
+            discount=r.parse("OTEL_PYTHON_COST_DISCOUNT", 0.0, _fraction, "0 (list prices)"),
+            pricing_api=r.flag("OTEL_PYTHON_COST_PRICING_API", True),
+            pricing_api_region=r.parse("OTEL_PYTHON_COST_PRICING_API_REGION", "us-east-1", _api_region, "us-east-1"),
+            pricing_region=r.text("OTEL_PYTHON_COST_PRICING_REGION"),
+            cache_dir=r.parse("OTEL_PYTHON_COST_CACHE_DIR", None, Path, "the user cache dir"),
+            cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
+            host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
+            imds_endpoint=(r.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") or cls.imds_endpoint).rstrip("/"),
+            imds_disabled=r.flag("AWS_EC2_METADATA_DISABLED", False),
+            aws_region=r.text("AWS_REGION") or r.text("AWS_DEFAULT_REGION"),
+        )
+
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else _default_cache_dir()
+
+
+class _Reader:
+    """Reads variables and warns once per bad one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        _bad(name, value, "true or false", str(default).lower())
+        return default
+
+    def parse(self, name: str, default: T, convert: Callable[[str], T], default_text: str) -> T:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return convert(value)
+        except (ValueError, OSError) as exc:
+            _bad(name, value, str(exc), default_text)
+            return default
+
+
+def _bad(name: str, value: str, expected: str, default_text: str) -> None:
+    logger.warning("%s=%r is invalid (%s); using the default: %s", name, value[:200], expected, default_text)
+
+
+def _fraction(value: str) -> float:
+    f = float(value)
+    if not 0.0 <= f < 1.0:
+        raise ValueError("expected a fraction from 0 to below 1, e.g. 0.18")
+    return f
+
+
+def _share(value: str) -> float:
+    f = float(value)
+    if not 0.0 < f <= 1.0:
+        raise ValueError("expected a fraction above 0 and at most 1")
+    return f
+
+
+def _non_negative(value: str) -> float:
+    f = float(value)
+    if not f >= 0.0:
+        raise ValueError("expected a number of seconds, 0 or more")
+    return f
+
+
+def _api_region(value: str) -> str:
+    if value not in PRICING_API_REGIONS:
+        raise ValueError("the Price List API exists only in " + ", ".join(PRICING_API_REGIONS))
+    return value
+
+
+def _existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError("no such file")
+    return path

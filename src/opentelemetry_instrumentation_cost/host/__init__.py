@@ -1,0 +1,70 @@
+"""Where the process runs, found once at start-up within a 1 s budget, never failing start-up.
+
+Order: ``OTEL_PYTHON_COST_INSTANCE_TYPE`` → Lambda environment → ECS task metadata v4 → DMI files (skip IMDS when
+they say "not EC2") → EC2 IMDSv2. IMDS answers are cached per boot (so a restart costs nothing).
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Mapping
+
+from .._cache import DiskCache
+from .._log import logger
+from ..config import Settings
+from ._http import Deadline
+from .ecs import query_ecs
+from .imds import ImdsUnavailable, query_imds
+from .info import HostInfo
+from .local import architecture, boot_id, dmi_says_not_ec2, lambda_host
+
+__all__ = ["HostInfo", "detect_host"]
+
+BUDGET_S = 1.0
+_CACHE = "host"
+
+
+def detect_host(settings: Settings, env: Mapping[str, str], cache: DiskCache) -> HostInfo:
+    arch = architecture()
+    if settings.instance_type:
+        return HostInfo(
+            "override",
+            settings.instance_type,
+            "on-demand",
+            architecture=arch,
+            detail="OTEL_PYTHON_COST_INSTANCE_TYPE",
+        )
+    found = lambda_host(env)
+    if found is not None:
+        return found
+    deadline = Deadline(BUDGET_S)
+    ecs_uri = env.get("ECS_CONTAINER_METADATA_URI_V4")
+    if ecs_uri:
+        try:
+            found = query_ecs(ecs_uri, deadline, arch)
+            if found is not None:
+                return found
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            logger.warning("cost: ECS task metadata unreadable (%s); trying EC2 metadata", exc.__class__.__name__)
+    if settings.imds_disabled:
+        return HostInfo("unknown", architecture=arch, detail="AWS_EC2_METADATA_DISABLED=true")
+    if "AWS_EC2_METADATA_SERVICE_ENDPOINT" not in env and dmi_says_not_ec2():
+        return HostInfo("unknown", architecture=arch, detail="DMI says this is not EC2")
+    key = f"{boot_id()}|{settings.imds_endpoint}"
+    cached = cache.get(_CACHE, key)
+    if isinstance(cached, dict):
+        try:
+            return HostInfo.from_dict(cached)
+        except TypeError:
+            pass
+    try:
+        found = query_imds(settings.imds_endpoint, deadline, settings.imds_v1_fallback, arch)
+    except (ImdsUnavailable, OSError, http.client.HTTPException) as exc:
+        reason = str(exc) if isinstance(exc, ImdsUnavailable) else f"{exc.__class__.__name__} from IMDS"
+        logger.warning(
+            "cost: EC2 instance metadata unavailable (%s); set OTEL_PYTHON_COST_INSTANCE_TYPE to price this host",
+            reason,
+        )
+        found = HostInfo("unknown", architecture=arch, detail=reason)
+    cache.put(_CACHE, key, found.to_dict())
+    return found

@@ -1,0 +1,71 @@
+"""``CostInstrumentor``: the entry point ``opentelemetry-instrument`` loads as ``cost``."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.sdk.trace import TracerProvider
+from wrapt import wrap_function_wrapper
+
+from ._log import error_once
+from .attribution.processor import DETECTOR, attach, detach
+from .config import Settings
+from .package import _instruments
+from .runtime import CostRuntime
+
+
+class CostInstrumentor(BaseInstrumentor):
+    """Puts an estimated USD cost on every local root span, with no change to the app.
+
+    Every SDK ``TracerProvider`` (the global one now, and any the app builds later) reports its local roots, so
+    tracers obtained before the package loaded are covered too, whatever order instrumentors load in.
+    """
+
+    runtime: CostRuntime | None = None
+    _fork_hook = False
+    _providers: weakref.WeakSet[TracerProvider]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = kwargs.get("settings") or Settings.from_env()
+        self.runtime = CostRuntime(settings)
+        if not self._fork_hook and hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+            self._fork_hook = True
+        self._providers = weakref.WeakSet()
+        DETECTOR.tracker = self.runtime.tracker
+        provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
+        self._attach(provider)
+        wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.__init__", self._provider_created)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        unwrap(TracerProvider, "__init__")
+        DETECTOR.tracker = None
+        for provider in list(self._providers):
+            detach(provider)
+        self.runtime = None
+
+    def _provider_created(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
+        wrapped(*args, **kwargs)
+        self._attach(instance)
+
+    def _attach(self, provider: Any) -> None:
+        try:
+            if isinstance(provider, TracerProvider):
+                attach(provider)
+                self._providers.add(provider)
+        except Exception:
+            error_once("attach", "cost: could not attach to a TracerProvider")
+
+    def _after_fork(self) -> None:
+        if self.runtime is not None:
+            self.runtime.after_fork()

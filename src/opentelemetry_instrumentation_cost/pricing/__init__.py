@@ -1,0 +1,1 @@
+"""The price book: overrides, disk cache, AWS Price List API and a bundled dated snapshot."""

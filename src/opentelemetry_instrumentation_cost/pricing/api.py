@@ -1,0 +1,90 @@
+"""AWS Price List Query API and EC2 spot price history, through boto3 (imported only when called).
+
+The endpoint comes from boto3's own configuration (``AWS_ENDPOINT_URL_PRICING``, ``AWS_ENDPOINT_URL_EC2``,
+profiles, credentials); the pricing client is pinned to one of the three regions that serve the API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+_MAX_PAGES = 10
+
+
+class PriceListError(Exception):
+    """The API answered, but not with exactly one usable price."""
+
+
+def _client(service: str, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.session.Session().client(service, region_name=region, config=config)
+
+
+def ec2_filters(instance_type: str, region: str) -> list[dict[str, str]]:
+    """The filter set that yields one Linux on-demand SKU per instance type and region."""
+    terms = {
+        "instanceType": instance_type,
+        "regionCode": region,
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "licenseModel": "No License required",
+        "marketoption": "OnDemand",
+    }
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in terms.items()]
+
+
+def hourly_prices(item: str | dict[str, Any]) -> Iterator[float]:
+    """Non-zero hourly USD prices in one ``PriceList`` element (a JSON string in the real API)."""
+    product = json.loads(item) if isinstance(item, str) else item
+    for term in product["terms"]["OnDemand"].values():
+        for dim in term["priceDimensions"].values():
+            if dim.get("unit") == "Hrs":
+                usd = float(dim["pricePerUnit"]["USD"])
+                if usd > 0:
+                    yield usd
+
+
+def fetch_ec2_on_demand(instance_type: str, region: str, api_region: str) -> float:
+    """The list price per hour of a Linux on-demand instance; raises on any failure."""
+    client = _client("pricing", api_region)
+    prices: set[float] = set()
+    kwargs: dict[str, Any] = {
+        "ServiceCode": "AmazonEC2",
+        "Filters": ec2_filters(instance_type, region),
+        "FormatVersion": "aws_v1",
+        "MaxResults": 100,
+    }
+    for _ in range(_MAX_PAGES):
+        resp = client.get_products(**kwargs)
+        for item in resp.get("PriceList", []):
+            prices.update(hourly_prices(item))
+        token = resp.get("NextToken")
+        if not token:
+            break
+        kwargs["NextToken"] = token
+    if len(prices) != 1:
+        raise PriceListError(f"expected one hourly price for {instance_type} in {region}, got {sorted(prices)}")
+    return prices.pop()
+
+
+def fetch_spot(instance_type: str, region: str, availability_zone: str | None) -> float:
+    """The current Linux spot price in the instance's AZ (else the lowest in the region)."""
+    client = _client("ec2", region)
+    now = datetime.now(UTC)
+    resp = client.describe_spot_price_history(
+        InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX"], StartTime=now, EndTime=now
+    )
+    rows = [r for r in resp.get("SpotPriceHistory", []) if r.get("SpotPrice")]
+    in_az = [r for r in rows if r.get("AvailabilityZone") == availability_zone]
+    chosen = in_az or rows
+    if not chosen:
+        raise PriceListError(f"no spot price for {instance_type} in {region}")
+    return min(float(r["SpotPrice"]) for r in chosen)

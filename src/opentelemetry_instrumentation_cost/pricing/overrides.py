@@ -1,0 +1,50 @@
+"""The user's own prices (``OTEL_PYTHON_COST_PRICE_FILE``): negotiated rates win over every list price.
+
+Format: ``{"instances": {"m5.large": 0.08}, "fargate": {"vcpu_hour": 0.04, "gb_hour": 0.0044},
+"lambda": {"gb_second": 1.6e-05}, "units": {"dynamodb/WriteRequestUnits": 6.25e-07}}`` (all USD).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .._log import logger
+from .model import Price
+
+SOURCE = "override"
+
+
+class Overrides:
+    def __init__(self, data: dict[str, dict[str, float]]) -> None:
+        self._data = data
+
+    @classmethod
+    def load(cls, path: Path | None) -> Overrides:
+        if path is None:
+            return cls({})
+        try:
+            raw: Any = json.loads(path.read_text())
+            if not isinstance(raw, dict):
+                raise ValueError("top level is not an object")
+        except (OSError, ValueError) as exc:
+            logger.warning(
+                "OTEL_PYTHON_COST_PRICE_FILE=%s is unreadable (%s); using the default: no price file", path, exc
+            )
+            return cls({})
+        data: dict[str, dict[str, float]] = {}
+        for section, entries in raw.items():
+            if not isinstance(entries, dict):
+                logger.warning("OTEL_PYTHON_COST_PRICE_FILE: section %r is not an object; skipped", section)
+                continue
+            for key, value in entries.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+                    data.setdefault(section, {})[key] = float(value)
+                else:
+                    logger.warning("OTEL_PYTHON_COST_PRICE_FILE: %s.%s=%r is not a price; skipped", section, key, value)
+        return cls(data)
+
+    def get(self, section: str, key: str) -> Price | None:
+        usd = self._data.get(section, {}).get(key)
+        return None if usd is None else Price(usd, SOURCE, None)

@@ -1,0 +1,128 @@
+"""The running package: host detection and pricing on a background thread, feeding the ledger and the tracker.
+
+Start-up never waits: ``instrument()`` starts the thread and returns. The first local root waits for the host
+(at most until 1 s after start-up); the Price List API is only called after that, and its answer changes the
+rate from then on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from time import time_ns
+
+from opentelemetry.util import types
+
+from . import semconv as sc
+from ._cache import DiskCache
+from ._log import error_once, warn_once
+from .attribution.ledger import ComputeLedger
+from .attribution.roots import RootTracker
+from .config import Settings
+from .host import BUDGET_S, HostInfo, detect_host
+from .host.local import default_share
+from .pricing.book import PriceBook
+from .pricing.compute import ComputePrice, compute_price
+
+
+class CostRuntime:
+    """Everything one instrumented process holds; built by ``CostInstrumentor``."""
+
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self._env = dict(os.environ if env is None else env)
+        self.ledger = ComputeLedger(time_ns())
+        self._ready = threading.Event()
+        self._ready_by = time.monotonic() + BUDGET_S
+        self.tracker = RootTracker(self.ledger, self._ready, self._wait_left)
+        self.cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
+        self.book = PriceBook(settings, self.cache)
+        self.host: HostInfo | None = None
+        self.region: str = "us-east-1"
+        self.share: float = 1.0
+        self.compute: ComputePrice | None = None
+        self.settled = threading.Event()  # set once the background work is over (tests and the CLI wait on it)
+        self._thread = threading.Thread(target=self._run, name="otel-cost-init", daemon=True)
+        self._thread.start()
+
+    def _wait_left(self) -> float:
+        return max(0.0, self._ready_by - time.monotonic())
+
+    def _run(self) -> None:
+        try:
+            self._resolve_host()
+        except Exception:
+            error_once("host", "cost: host detection failed; compute cost is unknown")
+        finally:
+            self._ready.set()
+        try:
+            self._refresh_from_api()
+        except Exception:
+            error_once("refresh", "cost: price refresh failed; keeping the fallback price")
+        finally:
+            self.settled.set()
+
+    def _resolve_host(self) -> None:
+        host = detect_host(self.settings, self._env, self.cache)
+        self.host = host
+        self.region = self.settings.pricing_region or host.region or self.settings.aws_region or "us-east-1"
+        if host.platform in ("fargate", "lambda"):
+            self.share = 1.0  # the task's or function's price is already its own
+        else:
+            self.share = self.settings.host_share if self.settings.host_share is not None else default_share()
+        found = compute_price(self.book, host, self.region)
+        if host.lifecycle == "spot" and host.instance_type:
+            spot = self.book.spot_hourly(host.instance_type, self.region, host.availability_zone)
+            if spot is not None:
+                found = ComputePrice(spot, spot=True)
+        self._apply(found)
+
+    def _refresh_from_api(self) -> None:
+        """Ask AWS for what the fast lookups could not settle: a spot price, or a list price not in the cache."""
+        host, current = self.host, self.compute
+        if not self.settings.pricing_api or host is None or host.platform not in ("ec2", "override"):
+            return  # Fargate and Lambda are priced by size, from overrides or the snapshot
+        assert host.instance_type is not None
+        if host.lifecycle == "spot" and not (current and current.spot):
+            spot = self.book.fetch_spot_hourly(host.instance_type, self.region, host.availability_zone)
+            if spot is not None:
+                self._apply(ComputePrice(spot, spot=True))
+                return
+        if current is not None and current.price.source in (sc.SOURCE_OVERRIDE, sc.SOURCE_CACHE):
+            return
+        fetched = self.book.fetch_ec2_hourly(host.instance_type, self.region)
+        if fetched is not None:
+            self._apply(ComputePrice(fetched))
+
+    def _apply(self, found: ComputePrice | None) -> None:
+        host = self.host
+        assert host is not None
+        static: dict[str, types.AttributeValue] = {sc.COST_HOST_REGION: self.region}
+        if host.instance_type:
+            static[sc.COST_HOST_INSTANCE_TYPE] = host.instance_type
+        if host.lifecycle:
+            static[sc.COST_HOST_LIFECYCLE] = host.lifecycle
+        self.compute = found
+        if found is None:
+            warn_once(
+                "no-compute-price",
+                "cost: no price for %s in %s (%s); local roots get cost.pricing.source=unknown and no cost.usd. "
+                "Set OTEL_PYTHON_COST_INSTANCE_TYPE or OTEL_PYTHON_COST_PRICE_FILE",
+                host.instance_type or host.platform,
+                self.region,
+                host.detail or "not detected",
+            )
+            static[sc.COST_PRICING_SOURCE] = sc.SOURCE_UNKNOWN
+            self.tracker.set_static(static)
+            self.ledger.set_rate(None, time_ns())
+            return
+        if host.lifecycle == "spot" and not found.spot:
+            static[sc.COST_PRICING_SPOT_FALLBACK] = True
+        static[sc.COST_PRICING_SOURCE] = found.price.source
+        self.tracker.set_static(static)
+        self.ledger.set_rate(found.price.usd * self.share, time_ns(), bills_idle=found.bills_idle)
+
+    def after_fork(self) -> None:
+        self.ledger.reset_after_fork(time_ns())
