@@ -22,7 +22,7 @@ def _client(service: str, region: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
     return boto3.session.Session().client(service, region_name=region, config=config)
 
 

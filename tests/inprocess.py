@@ -1,0 +1,38 @@
+"""Helpers for tests that instrument this process: a known setup, always undone."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry_instrumentation_cost import CostInstrumentor
+from opentelemetry_instrumentation_cost.config import Settings
+
+
+def memory_provider(**kwargs: Any) -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False, **kwargs)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+@contextlib.contextmanager
+def instrumented(settings: Settings | None = None, **kwargs: Any) -> Iterator[CostInstrumentor]:
+    """``CostInstrumentor`` instrumented with ``settings`` (default: from the environment), settled, then undone."""
+    inst = CostInstrumentor()
+    inst.instrument(settings=settings or Settings.from_env(), **kwargs)
+    try:
+        assert inst.runtime is not None
+        assert inst.runtime.settled.wait(15)
+        yield inst
+    finally:
+        inst.uninstrument()
+
+
+def rate_per_ns(usd_per_hour: float, share: float = 1.0) -> float:
+    return usd_per_hour * share / 3.6e12

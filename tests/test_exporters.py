@@ -1,0 +1,124 @@
+"""Cost reaches the span every exporter receives, whatever provider, tracer or processor setup the app has."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ConcurrentMultiSpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry_instrumentation_cost.config import Settings
+from tests.inprocess import instrumented, memory_provider, rate_per_ns
+
+M5 = 0.096
+
+
+def _settings(**kw: object) -> Settings:
+    base = {"instance_type": "m5.large", "pricing_api": False, "host_share": 1.0, "imds_disabled": True}
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+def _one_trace(tracer: trace.Tracer) -> None:
+    with tracer.start_as_current_span("root"):
+        with tracer.start_as_current_span("child"):
+            time.sleep(0.005)
+
+
+def _assert_priced(exporter: InMemorySpanExporter) -> None:
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    root, child = spans["root"], spans["child"]
+    assert root.attributes["cost.usd"] == pytest.approx(rate_per_ns(M5) * (root.end_time - root.start_time), rel=1e-12)
+    assert root.attributes["cost.pricing.source"] == "snapshot"
+    assert not any(k.startswith("cost.") for k in child.attributes)
+
+
+def test_tracer_obtained_before_the_package_loaded() -> None:
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("early")  # before instrument()
+    with instrumented(_settings(), tracer_provider=provider):
+        _one_trace(tracer)
+    _assert_priced(exporter)
+
+
+def test_provider_built_by_the_app_after_start_up() -> None:
+    with instrumented(_settings()):
+        provider, exporter = memory_provider()
+        _one_trace(provider.get_tracer("late"))
+    _assert_priced(exporter)
+
+
+def test_concurrent_multi_span_processor() -> None:
+    with instrumented(_settings()):
+        provider, exporter = memory_provider(active_span_processor=ConcurrentMultiSpanProcessor(2))
+        _one_trace(provider.get_tracer("c"))
+        provider.shutdown()
+    _assert_priced(exporter)
+
+
+def test_custom_active_processor_gets_the_fallback() -> None:
+    class Custom(SynchronousMultiSpanProcessor):
+        pass
+
+    with instrumented(_settings()):
+        provider, exporter = memory_provider(active_span_processor=Custom())
+        _one_trace(provider.get_tracer("custom"))
+    _assert_priced(exporter)
+
+
+def test_uninstrument_stops_pricing_and_reinstrument_resumes() -> None:
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(_settings(), tracer_provider=provider):
+        pass
+    assert type(provider._active_span_processor) is SynchronousMultiSpanProcessor  # swapped back
+    _one_trace(tracer)
+    assert not any(k.startswith("cost.") for s in exporter.get_finished_spans() for k in s.attributes)
+    exporter.clear()
+    with instrumented(_settings(), tracer_provider=provider):
+        _one_trace(tracer)
+    _assert_priced(exporter)
+
+
+def test_remote_parent_makes_a_local_root() -> None:
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    remote = trace.SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True, trace_flags=trace.TraceFlags(1))
+    with instrumented(_settings(), tracer_provider=provider):
+        with tracer.start_as_current_span("server", context=trace.set_span_in_context(trace.NonRecordingSpan(remote))):
+            pass
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["cost.usd"] > 0
+
+
+def test_console_and_memory_exporters_on_one_provider_see_the_same_cost() -> None:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    from tests.conftest import parse_console_spans
+
+    provider, exporter = memory_provider()
+    console = io.StringIO()
+    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=console)))
+    with instrumented(_settings(), tracer_provider=provider):
+        _one_trace(provider.get_tracer("t"))
+    out = console.getvalue()
+    printed = {s["name"]: s for s in parse_console_spans(out)}
+    assert set(printed) == {"root", "child"}, out[:3000]
+    memory = {s.name: s for s in exporter.get_finished_spans()}
+    assert printed["root"]["attributes"]["cost.usd"] == memory["root"].attributes["cost.usd"]
+
+
+def test_ended_twice_and_explicit_end_time(tmp_path: Path) -> None:
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(_settings(), tracer_provider=provider):
+        span = tracer.start_span("root")
+        span.end(end_time=span.start_time + 1_000_000_000)  # exactly one second
+        span.end()  # the SDK warns; nothing else happens
+    (done,) = exporter.get_finished_spans()
+    assert done.attributes["cost.usd"] == pytest.approx(M5 / 3600, rel=1e-12)

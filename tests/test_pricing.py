@@ -1,0 +1,139 @@
+"""The price book against a loopback Price List API: API wins, cache within TTL, honest fallbacks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry_instrumentation_cost.config import Settings
+from opentelemetry_instrumentation_cost.pricing.api import ec2_filters
+from tests.conftest import http, run_example, server_spans, subprocess_env
+from tests.fakes.imds import FakeImds
+from tests.fakes.pricing import FakePriceList, PricingConfig
+from tests.inprocess import instrumented, memory_provider
+
+M5 = 0.096
+
+
+def _root_attrs(exporter: InMemorySpanExporter, provider) -> dict:
+    with provider.get_tracer("t").start_as_current_span("root"):
+        pass
+    return dict(exporter.get_finished_spans()[-1].attributes)
+
+
+def _price_with(monkeypatch: pytest.MonkeyPatch, fake: FakePriceList, **env: str) -> tuple[dict, float]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
+    monkeypatch.setenv("OTEL_PYTHON_COST_PRICING_API", "true")
+    monkeypatch.setenv("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
+    monkeypatch.setenv("OTEL_PYTHON_COST_HOST_SHARE", "1")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    provider, exporter = memory_provider()
+    with instrumented(tracer_provider=provider) as inst:
+        assert inst.runtime is not None and inst.runtime.compute is not None
+        return _root_attrs(exporter, provider), inst.runtime.compute.price.usd
+
+
+def test_api_price_wins_over_the_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1})) as fake:
+        attrs, usd = _price_with(monkeypatch, fake)
+    assert (usd, attrs["cost.pricing.source"]) == (0.1, "api")
+    body = json.loads(fake.requests[0][3])
+    assert body["ServiceCode"] == "AmazonEC2" and body["Filters"] == ec2_filters("m5.large", "us-east-1")
+    assert {"Type": "TERM_MATCH", "Field": "capacitystatus", "Value": "Used"} in body["Filters"]
+
+
+@pytest.mark.parametrize(
+    ("config", "calls"),
+    [
+        (PricingConfig(error="ThrottlingException"), 3),  # retried by botocore's standard mode, then given up
+        (PricingConfig(error="AccessDeniedException"), 1),
+        (PricingConfig(error="InternalFailure", status=500), 3),
+        (PricingConfig(prices={("m5.large", "us-east-1"): 0.1}, malformed=True), 1),
+        (PricingConfig(), 1),  # empty PriceList
+    ],
+    ids=["throttled", "access-denied", "http-500", "malformed", "empty"],
+)
+def test_api_failures_fall_back_to_the_snapshot(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, config: PricingConfig, calls: int
+) -> None:
+    with FakePriceList(config) as fake:
+        attrs, usd = _price_with(monkeypatch, fake)
+    assert (usd, attrs["cost.pricing.source"]) == (M5, "snapshot")
+    assert fake.get_products_calls() == calls
+    warnings = [r for r in caplog.records if "unavailable from AWS" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+def test_discount_applies_to_list_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakePriceList(PricingConfig(error="AccessDeniedException")) as fake:
+        attrs, usd = _price_with(monkeypatch, fake, OTEL_PYTHON_COST_DISCOUNT="0.18")
+    assert usd == pytest.approx(M5 * 0.82, rel=1e-12)
+
+
+def test_override_file_wins_and_is_not_discounted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"instances": {"m5.large": 0.05}}))
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1})) as fake:
+        attrs, usd = _price_with(
+            monkeypatch, fake, OTEL_PYTHON_COST_PRICE_FILE=str(prices), OTEL_PYTHON_COST_DISCOUNT="0.5"
+        )
+    assert (usd, attrs["cost.pricing.source"]) == (0.05, "override")
+    assert fake.get_products_calls() == 0
+
+
+def test_corrupt_cache_file_is_ignored_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir(exist_ok=True)
+    (cache / "prices.json").write_text("{not json")
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1})) as fake:
+        attrs, usd = _price_with(monkeypatch, fake)
+    assert (usd, attrs["cost.pricing.source"]) == (0.1, "api")
+    assert json.loads((cache / "prices.json").read_text())["ec2/us-east-1/m5.large"]["value"]["usd"] == 0.1
+    assert sum("corrupt cache file" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_second_process_within_ttl_makes_no_api_call(tmp_path: Path) -> None:
+    """Real processes: IMDS says c6i.xlarge in eu-west-1 (not in the snapshot); the API prices it, then the cache."""
+    config = PricingConfig(prices={("c6i.xlarge", "eu-west-1"): 0.192})
+    with FakePriceList(config) as fake, FakeImds() as imds:
+        env = subprocess_env(
+            tmp_path,
+            AWS_EC2_METADATA_DISABLED="false",
+            AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.url,
+            AWS_ENDPOINT_URL_PRICING=fake.url,
+            OTEL_PYTHON_COST_PRICING_API="true",
+            OTEL_PYTHON_COST_HOST_SHARE="1",
+        )
+        sources = []
+        for _ in range(2):
+            with run_example(tmp_path, env) as app:
+                deadline = time.monotonic() + 10
+                while sources == [] and fake.get_products_calls() == 0 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                time.sleep(0.3)  # the API answer is applied right after it arrives
+                http("GET", app.url + "/health?work_ms=10")
+                last = server_spans(app.spans())[-1]["attributes"]
+            sources.append(last["cost.pricing.source"])
+            assert last["cost.host.instance_type"] == "c6i.xlarge" and last["cost.host.region"] == "eu-west-1"
+            assert last["cost.usd"] > 0
+        assert fake.get_products_calls() == 1
+        assert sum(1 for r in imds.requests if r[0] == "PUT") == 1  # the second start used the cached host
+    assert sources == ["api", "cache"]
+
+
+def test_pricing_region_setting_and_unknown_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
+    monkeypatch.setenv("OTEL_PYTHON_COST_PRICING_REGION", "ap-southeast-2")
+    provider, exporter = memory_provider()
+    with instrumented(Settings.from_env(), tracer_provider=provider):
+        attrs = _root_attrs(exporter, provider)
+    assert attrs["cost.pricing.source"] == "unknown" and "cost.usd" not in attrs  # never us-east-1's price
+    assert attrs["cost.host.region"] == "ap-southeast-2"
