@@ -16,11 +16,11 @@ os.environ.setdefault("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
 os.environ.setdefault("OTEL_PYTHON_COST_PRICING_API", "false")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.trace import set_span_in_context  # noqa: E402
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import set_span_in_context
 
-from opentelemetry_instrumentation_cost import CostInstrumentor  # noqa: E402
+from opentelemetry_instrumentation_cost import CostInstrumentor
 
 
 class NullExporter(SpanExporter):
@@ -69,13 +69,17 @@ def main() -> None:
         base, cost = measure(children)
         spans = children + 1
         results[children] = (base, cost)
-        print(f"{'root + ' + str(children) + ' child(ren)':<28}{base / spans * 1e6:>12.2f}{cost / spans * 1e6:>15.2f}"
-              f"{cost / base:>8.3f}")
+        print(
+            f"{'root + ' + str(children) + ' child(ren)':<28}{base / spans * 1e6:>12.2f}{cost / spans * 1e6:>15.2f}"
+            f"{cost / base:>8.3f}"
+        )
     (b1, c1), (b10, c10) = results[1], results[10]
     per_child = ((c10 - b10) - (c1 - b1)) / 9
     per_root = (c1 - b1) - per_child
-    print(f"added per local root: {per_root * 1e6:.2f} µs (goal ≤ 4)   added per child span: {per_child * 1e6:.2f} µs "
-          f"(goal ≤ 0.3)")
+    print(
+        f"added per local root: {per_root * 1e6:.2f} µs (goal ≤ 4)   added per child span: {per_child * 1e6:.2f} µs "
+        f"(goal ≤ 0.3)"
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ def fair_shares(intervals: list[tuple[int, int]], usd_per_hour: float) -> tuple[
     """Each interval's share of ``usd_per_hour`` split equally among overlapping intervals, and the idle cost
     between the first start and the last end. A plain sweep over sorted events: O(n log n), unlike the engine."""
     rate = usd_per_hour / 3.6e12
-    events = sorted([(s, 1, i) for i, (s, _) in enumerate(intervals)] + [(e, -1, i) for i, (_, e) in enumerate(intervals)])
+    events = sorted(
+        [(s, 1, i) for i, (s, _) in enumerate(intervals)] + [(e, -1, i) for i, (_, e) in enumerate(intervals)]
+    )
     shares = [0.0] * len(intervals)
     active: set[int] = set()
     idle = 0.0

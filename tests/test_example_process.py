@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import http, ns, parse_console_spans, run_example, server_spans, subprocess_env
+from tests.conftest import http, parse_console_spans, run_example, server_spans, subprocess_env
+from tests.conftest import iso_ns as ns
 from tests.fair_share import fair_shares
 
 M5_LARGE = 0.096  # USD/h, us-east-1 Linux on-demand (bundled snapshot)

@@ -25,9 +25,8 @@ def _settings(**kw: object) -> Settings:
 
 
 def _one_trace(tracer: trace.Tracer) -> None:
-    with tracer.start_as_current_span("root"):
-        with tracer.start_as_current_span("child"):
-            time.sleep(0.005)
+    with tracer.start_as_current_span("root"), tracer.start_as_current_span("child"):
+        time.sleep(0.005)
 
 
 def _assert_priced(exporter: InMemorySpanExporter) -> None:
@@ -89,9 +88,9 @@ def test_remote_parent_makes_a_local_root() -> None:
     provider, exporter = memory_provider()
     tracer = provider.get_tracer("t")
     remote = trace.SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True, trace_flags=trace.TraceFlags(1))
-    with instrumented(_settings(), tracer_provider=provider):
-        with tracer.start_as_current_span("server", context=trace.set_span_in_context(trace.NonRecordingSpan(remote))):
-            pass
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+    with instrumented(_settings(), tracer_provider=provider), tracer.start_as_current_span("server", context=parent):
+        pass
     (span,) = exporter.get_finished_spans()
     assert span.attributes["cost.usd"] > 0
 

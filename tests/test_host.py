@@ -26,7 +26,11 @@ def test_imdsv2_token_first_then_identity(tmp_path: Path) -> None:
     with FakeImds() as imds:
         host = _detect(tmp_path, imds.url)
     assert (host.platform, host.instance_type, host.lifecycle, host.region, host.availability_zone) == (
-        "ec2", "c6i.xlarge", "on-demand", "eu-west-1", "eu-west-1b",
+        "ec2",
+        "c6i.xlarge",
+        "on-demand",
+        "eu-west-1",
+        "eu-west-1b",
     )
     method, path, _, _ = imds.requests[0]
     assert (method, path) == ("PUT", "/latest/api/token")
@@ -70,7 +74,7 @@ def test_black_hole_costs_at_most_the_budget(tmp_path: Path) -> None:
 
 
 def test_refused_port_is_unknown_at_once(tmp_path: Path) -> None:
-    from tests.fakes.server import free_port
+    from scripts.harness import free_port
 
     host = _detect(tmp_path, f"http://127.0.0.1:{free_port()}")
     assert host.platform == "unknown"
@@ -104,8 +108,11 @@ def test_ecs_on_ec2_falls_through_to_imds(tmp_path: Path) -> None:
 
 def test_lambda_environment(tmp_path: Path) -> None:
     host = _detect(
-        tmp_path, "http://127.0.0.1:9",
-        AWS_LAMBDA_FUNCTION_NAME="fn", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024", AWS_REGION="eu-west-1",
+        tmp_path,
+        "http://127.0.0.1:9",
+        AWS_LAMBDA_FUNCTION_NAME="fn",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
+        AWS_REGION="eu-west-1",
     )
     assert (host.platform, host.memory_gb, host.region) == ("lambda", 1.0, "eu-west-1")
 

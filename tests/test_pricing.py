@@ -72,7 +72,7 @@ def test_api_failures_fall_back_to_the_snapshot(
 
 def test_discount_applies_to_list_prices(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakePriceList(PricingConfig(error="AccessDeniedException")) as fake:
-        attrs, usd = _price_with(monkeypatch, fake, OTEL_PYTHON_COST_DISCOUNT="0.18")
+        _attrs, usd = _price_with(monkeypatch, fake, OTEL_PYTHON_COST_DISCOUNT="0.18")
     assert usd == pytest.approx(M5 * 0.82, rel=1e-12)
 
 
@@ -137,3 +137,34 @@ def test_pricing_region_setting_and_unknown_region(monkeypatch: pytest.MonkeyPat
         attrs = _root_attrs(exporter, provider)
     assert attrs["cost.pricing.source"] == "unknown" and "cost.usd" not in attrs  # never us-east-1's price
     assert attrs["cost.host.region"] == "ap-southeast-2"
+
+
+def _spot_run(monkeypatch: pytest.MonkeyPatch, ec2_url: str) -> tuple[dict, float, str]:
+    from tests.fakes.imds import ImdsConfig
+
+    spot_host = ImdsConfig(instance_type="m5.large", lifecycle="spot", region="us-east-1", az="us-east-1a")
+    with FakeImds(spot_host) as imds, FakePriceList(PricingConfig(error="AccessDeniedException")) as fake:
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "false")
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", ec2_url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
+        monkeypatch.setenv("OTEL_PYTHON_COST_PRICING_API", "true")
+        monkeypatch.setenv("OTEL_PYTHON_COST_HOST_SHARE", "1")
+        provider, exporter = memory_provider()
+        with instrumented(tracer_provider=provider) as inst:
+            compute = inst.runtime.compute  # type: ignore[union-attr]
+            return _root_attrs(exporter, provider), compute.price.usd, compute.price.source
+
+
+def test_spot_instance_priced_from_spot_price_history(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
+    attrs, usd, source = _spot_run(monkeypatch, moto_url)  # moto's EC2 answers describe_spot_price_history
+    assert (usd, source) == (0.00001, "api")
+    assert attrs["cost.host.lifecycle"] == "spot" and "cost.pricing.spot_fallback" not in attrs
+
+
+def test_spot_falls_back_to_on_demand_with_a_marker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scripts.harness import free_port
+
+    attrs, usd, source = _spot_run(monkeypatch, f"http://127.0.0.1:{free_port()}")
+    assert (usd, source) == (M5, "snapshot")
+    assert attrs["cost.pricing.spot_fallback"] is True

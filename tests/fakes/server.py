@@ -68,9 +68,3 @@ class BlackHole:
 
     def __exit__(self, *exc: Any) -> None:
         self.sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

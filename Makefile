@@ -1,0 +1,32 @@
+# Two commands: `make demo` (the example under opentelemetry-instrument, against moto on loopback) and
+# `make test` (the whole suite). Each builds its own virtualenv on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests scripts bench examples
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_spans.py
+	$(BIN)/python bench/bench_startup.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts bench examples
+	$(BIN)/ruff format --check src
+
+clean:
+	rm -rf $(VENV) .demo

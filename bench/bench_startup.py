@@ -1,0 +1,65 @@
+"""Start-up time of ``opentelemetry-instrument python -c pass`` with and without this package, in one run.
+
+"Without" is the same install with ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=cost`` (the package is never imported).
+Off EC2 with a warm cache: the instance type is declared, IMDS is not consulted, and the price cache holds the
+API's answer from an earlier run, so no boto3 import and no network call happens.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from opentelemetry_instrumentation_cost._cache import DiskCache  # noqa: E402
+from scripts.harness import BIN, free_port  # noqa: E402
+
+RUNS = 15
+
+
+def _env(cache_dir: str, enabled: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_"))}
+    env.update(
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
+        OTEL_PYTHON_COST_CACHE_DIR=cache_dir,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",  # a cold cache would fail fast here, never reach AWS
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    if not enabled:
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "cost"
+    return env
+
+
+def _time(env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([str(BIN / "opentelemetry-instrument"), sys.executable, "-c", "pass"], env=env, check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as cache_dir:
+        DiskCache(Path(cache_dir), 86400).put("prices", "ec2/us-east-1/m5.large", {"usd": 0.096, "as_of": "warm"})
+        on, off = _env(cache_dir, True), _env(cache_dir, False)
+        _time(on), _time(off)  # warm the OS page cache and .pyc files
+        with_pkg, without = [], []
+        for _ in range(RUNS):
+            without.append(_time(off))
+            with_pkg.append(_time(on))
+    a, b = statistics.median(without), statistics.median(with_pkg)
+    print(
+        f"start-up, median of {RUNS}: without {a * 1000:.1f} ms, with {b * 1000:.1f} ms, "
+        f"delta {(b - a) * 1000:+.1f} ms (goal ≤ +30 ms), ratio {b / a:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

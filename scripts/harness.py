@@ -1,0 +1,134 @@
+"""Starting and reading real processes on loopback: shared by `make demo`, the benchmarks and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "flask_app" / "app.py"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 10) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def parse_console_spans(text: str) -> list[dict[str, Any]]:
+    """Spans printed by the console exporter (pretty JSON objects between other output)."""
+    decoder = json.JSONDecoder()
+    spans, i = [], 0
+    while True:
+        i = text.find("{", i)
+        if i < 0:
+            return spans
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except ValueError:
+            i += 1
+            continue
+        if isinstance(obj, dict) and "context" in obj and "attributes" in obj:
+            spans.append(obj)
+        i = end
+
+
+def iso_ns(timestamp: str) -> int:
+    """Console exporter timestamps ('2026-11-28T14:00:00.123456Z') to ns since the epoch (µs precision)."""
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1_000_000) * 1000
+
+
+class Running:
+    """A started process; ``stop()`` ends it with SIGINT so exporters flush, then returns (stdout, stderr)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], out: Path, err: Path, url: str) -> None:
+        self.proc, self.out, self.err, self.url = proc, out, err, url
+
+    def stop(self) -> tuple[str, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.out.read_text(), self.err.read_text()
+
+    def spans(self) -> list[dict[str, Any]]:
+        return parse_console_spans(self.stop()[0])
+
+
+@contextlib.contextmanager
+def run_process(cmd: list[str], env: dict[str, str], logs: Path, ready_url: str) -> Iterator[Running]:
+    logs.mkdir(parents=True, exist_ok=True)
+    tag = f"{Path(cmd[-1]).stem}-{time.monotonic_ns()}"
+    out, err = logs / f"{tag}.out", logs / f"{tag}.err"
+    with out.open("wb") as o, err.open("wb") as e:
+        proc = subprocess.Popen(cmd, env=env, stdout=o, stderr=e, cwd=ROOT)
+    running = Running(proc, out, err, ready_url.rsplit("/", 1)[0] if ready_url.count("/") > 2 else ready_url)
+    try:
+        wait_http(ready_url, proc)
+        yield running
+    finally:
+        running.stop()
+
+
+@contextlib.contextmanager
+def run_example(logs: Path, env: dict[str, str], instrument: bool = True) -> Iterator[Running]:
+    """The Flask example under ``opentelemetry-instrument`` (console exporter), on a free loopback port."""
+    port = free_port()
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "shop", **env, "PORT": str(port)}
+    cmd = [sys.executable, str(EXAMPLE)]
+    if instrument:
+        cmd.insert(0, str(BIN / "opentelemetry-instrument"))
+    with run_process(cmd, env, logs, f"http://127.0.0.1:{port}/health") as running:
+        running.url = f"http://127.0.0.1:{port}"
+        yield running
+
+
+@contextlib.contextmanager
+def run_moto(logs: Path) -> Iterator[str]:
+    """moto's server as its own process on a free loopback port; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with run_process(cmd, env, logs, f"http://127.0.0.1:{port}/moto-api/"):
+        yield f"http://127.0.0.1:{port}"

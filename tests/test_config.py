@@ -1,0 +1,66 @@
+"""Every OTEL_PYTHON_COST_* variable: a bad value gives one warning naming it and the default, never an error."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from opentelemetry_instrumentation_cost.config import Settings
+
+BAD = {
+    "OTEL_PYTHON_COST_IMDS_V1_FALLBACK": ("maybe", "imds_v1_fallback", False),
+    "OTEL_PYTHON_COST_PRICE_FILE": ("/nonexistent/prices.json", "price_file", None),
+    "OTEL_PYTHON_COST_DISCOUNT": ("1.5", "discount", 0.0),
+    "OTEL_PYTHON_COST_PRICING_API": ("sometimes", "pricing_api", True),
+    "OTEL_PYTHON_COST_PRICING_API_REGION": ("eu-west-1", "pricing_api_region", "us-east-1"),
+    "OTEL_PYTHON_COST_CACHE_TTL": ("-5", "cache_ttl_s", 86400.0),
+    "OTEL_PYTHON_COST_HOST_SHARE": ("2", "host_share", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_value_warns_once_and_uses_the_default(name: str, caplog: pytest.LogCaptureFixture) -> None:
+    value, field, default = BAD[name]
+    settings = Settings.from_env({name: value})
+    assert getattr(settings, field) == default
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert name in record.getMessage() and "default" in record.getMessage()
+
+
+def test_good_values(tmp_path: Path) -> None:
+    prices = tmp_path / "p.json"
+    prices.write_text("{}")
+    s = Settings.from_env(
+        {
+            "OTEL_PYTHON_COST_INSTANCE_TYPE": " m5.large ",
+            "OTEL_PYTHON_COST_DISCOUNT": "0.18",
+            "OTEL_PYTHON_COST_PRICE_FILE": str(prices),
+            "OTEL_PYTHON_COST_PRICING_API": "FALSE",
+            "OTEL_PYTHON_COST_PRICING_API_REGION": "ap-south-1",
+            "OTEL_PYTHON_COST_HOST_SHARE": "0.25",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1234/",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }
+    )
+    assert (s.instance_type, s.discount, s.price_file, s.pricing_api, s.pricing_api_region, s.host_share) == (
+        "m5.large",
+        0.18,
+        prices,
+        False,
+        "ap-south-1",
+        0.25,
+    )
+    assert (s.imds_endpoint, s.aws_region) == ("http://127.0.0.1:1234", "eu-west-1")
+
+
+def test_bad_price_file_content_warns_and_keeps_the_rest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry_instrumentation_cost.pricing.overrides import Overrides
+
+    path = tmp_path / "p.json"
+    path.write_text('{"instances": {"m5.large": 0.05, "c5.large": "cheap"}, "units": 3}')
+    overrides = Overrides.load(path)
+    assert overrides.get("instances", "m5.large").usd == 0.05
+    assert overrides.get("instances", "c5.large") is None
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
