@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opentelemetry_instrumentation_cost._cache import DiskCache  # noqa: E402
-from scripts.harness import BIN, free_port  # noqa: E402
+from opentelemetry_instrumentation_cost._cache import DiskCache
+from scripts.harness import BIN, free_port
 
 RUNS = 15
 

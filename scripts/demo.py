@@ -14,7 +14,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.harness import ROOT, BIN, http, run_example, run_moto  # noqa: E402
+from scripts.harness import BIN, ROOT, http, run_example, run_moto
 
 WORK = ROOT / ".demo"
 
