@@ -40,6 +40,7 @@ class Settings:
     cache_dir: Path | None = None
     cache_ttl_s: float = 86400.0
     host_share: float | None = None
+    dynamodb_consumed_capacity: bool = True
     # botocore's own settings, honoured as botocore does
     imds_endpoint: str = "http://169.254.169.254"
     imds_disabled: bool = False
@@ -60,6 +61,7 @@ class Settings:
             cache_dir=r.parse("OTEL_PYTHON_COST_CACHE_DIR", None, Path, "the user cache dir"),
             cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
             host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
+            dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             imds_endpoint=(r.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") or cls.imds_endpoint).rstrip("/"),
             imds_disabled=r.flag("AWS_EC2_METADATA_DISABLED", False),
             aws_region=r.text("AWS_REGION") or r.text("AWS_DEFAULT_REGION"),

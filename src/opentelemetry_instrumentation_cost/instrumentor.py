@@ -15,6 +15,7 @@ from wrapt import wrap_function_wrapper
 
 from ._log import error_once
 from .attribution.processor import DETECTOR, attach, detach
+from .aws.hooks import BotocoreHooks
 from .config import Settings
 from .package import _instruments
 from .runtime import CostRuntime
@@ -28,6 +29,7 @@ class CostInstrumentor(BaseInstrumentor):
     """
 
     runtime: CostRuntime | None = None
+    _aws: BotocoreHooks | None = None
     _fork_hook = False
     _providers: weakref.WeakSet[TracerProvider]
 
@@ -46,9 +48,14 @@ class CostInstrumentor(BaseInstrumentor):
         provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
         self._attach(provider)
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.__init__", self._provider_created)
+        self._aws = BotocoreHooks(self.runtime)
+        self._aws.install()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         unwrap(TracerProvider, "__init__")
+        if self._aws is not None:
+            self._aws.uninstall()
+            self._aws = None
         DETECTOR.tracker = None
         for provider in list(self._providers):
             detach(provider)

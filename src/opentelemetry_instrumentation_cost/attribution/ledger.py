@@ -27,14 +27,16 @@ class Totals:
 class Token:
     """A local root in flight: its position in the integrals when it opened, and its children's costs."""
 
-    __slots__ = ("acc", "prev", "services_usd", "trace_id", "unpriced")
+    __slots__ = ("acc", "own_usd", "prev", "services_usd", "span_id", "trace_id", "unpriced")
 
-    def __init__(self, acc: float, unpriced: float, trace_id: int, prev: Token | None) -> None:
+    def __init__(self, acc: float, unpriced: float, trace_id: int, span_id: int, prev: Token | None) -> None:
         self.acc = acc
         self.unpriced = unpriced
         self.trace_id = trace_id
+        self.span_id = span_id
         self.prev = prev  # an outer local root of the same trace in this process (a loopback call), if any
-        self.services_usd = 0.0
+        self.services_usd = 0.0  # every service charge in the transaction (this process)
+        self.own_usd = 0.0  # the service charges that landed on the root span itself
 
 
 class ComputeLedger:
@@ -91,14 +93,21 @@ class ComputeLedger:
             self._rate = (usd_per_hour or 0.0) / NS_PER_HOUR
             self._bills_idle = bills_idle
 
-    def open(self, now_ns: int, trace_id: int) -> Token:
+    def open(self, now_ns: int, trace_id: int, span_id: int) -> Token:
         with self._lock:
             self._advance(now_ns)
             self._n += 1
             self._opened = True
             by_trace = self._by_trace
-            token = by_trace[trace_id] = Token(self._acc, self._unpriced, trace_id, by_trace.get(trace_id))
+            token = by_trace[trace_id] = Token(self._acc, self._unpriced, trace_id, span_id, by_trace.get(trace_id))
             return token
+
+    def add_service_cost(self, token: Token, usd: float, on_root: bool) -> None:
+        """Add a service charge to a root's transaction (and to the root's own cost when it landed there)."""
+        with self._lock:
+            token.services_usd += usd
+            if on_root:
+                token.own_usd += usd
 
     def root_of(self, trace_id: int) -> Token | None:
         """The innermost local root in flight for a trace (a plain dict read: atomic under the GIL)."""

@@ -45,18 +45,11 @@ class RootTracker:
         try:
             if not self._ready.is_set():
                 self._ready.wait(self._ready_by())
-            token = self._ledger.open(span.start_time or time_ns(), span.context.trace_id)
+            ctx = span.context
+            token = self._ledger.open(span.start_time or time_ns(), ctx.trace_id, ctx.span_id)
             span.end = partial(self._end, span, token, span.end)
         except Exception:  # never hurt the app
             error_once("root-start", "cost: failed to track a local root")
-
-    def add_service_cost(self, trace_id: int, usd: float) -> bool:
-        """Add a child's own cost to its local root's transaction total; False if no root is in flight."""
-        token = self._ledger.root_of(trace_id)
-        if token is None:
-            return False
-        token.services_usd += usd
-        return True
 
     def _end(self, span: Any, token: Token, original_end: Callable[..., None], end_time: int | None = None) -> None:
         try:
@@ -64,28 +57,39 @@ class RootTracker:
             if end_time is None:
                 end_time = time_ns()
             compute, partial_ = self._ledger.close(token, end_time)
-            if compute is not None and not partial_:
+            if compute is not None and not partial_ and not token.own_usd:
                 own = {_USD: compute, _COMPUTE: compute, _TRANSACTION: compute + token.services_usd}
                 write_attributes(span, self._static, own)
             else:
-                write_attributes(span, self._unpriced(compute, token.services_usd), {})
+                write_attributes(span, self._uncommon(compute, partial_, token), {})
         except Exception:
             error_once("root-end", "cost: failed to price a local root")
         original_end(end_time)
 
-    def _unpriced(self, compute: float | None, services: float) -> dict[str, types.AttributeValue]:
-        """Attributes of a root whose compute price was unknown for all or part of its life: never a silent 0."""
+    def _uncommon(self, compute: float | None, partial_: bool, token: Token) -> dict[str, types.AttributeValue]:
+        """A root with service charges of its own, or whose compute price was unknown for part or all of its life.
+
+        Never a silent 0: with no compute price there is no ``cost.compute.usd``, and ``cost.usd`` only holds
+        what was priced (marked partial).
+        """
         attrs = self._static.copy()
-        attrs[sc.COST_PARTIAL] = True
-        if compute is not None:
-            attrs[_USD] = attrs[_COMPUTE] = compute
-            attrs[_TRANSACTION] = compute + services
-            return attrs
-        warn_once("root-unpriced", "cost: no price is known for this host; local roots carry no cost.usd")
-        attrs[sc.COST_PRICING_SOURCE] = sc.SOURCE_UNKNOWN
-        if services:
+        own, services = token.own_usd, token.services_usd
+        if own:
+            attrs[sc.COST_SERVICE_USD] = own
             attrs[sc.COST_CURRENCY] = sc.CURRENCY_USD
-            attrs[_TRANSACTION] = services
+        if compute is not None:
+            attrs[_COMPUTE] = compute
+            attrs[_USD] = compute + own
+            attrs[_TRANSACTION] = compute + services
         else:
-            del attrs[sc.COST_PARTIAL]  # nothing at all was priced: the unknown source says it
+            warn_once("root-unpriced", "cost: no price is known for this host; local roots carry no cost.compute.usd")
+            attrs[sc.COST_PRICING_SOURCE] = sc.SOURCE_UNKNOWN
+            if own:
+                attrs[_USD] = own
+            if services:
+                attrs[sc.COST_CURRENCY] = sc.CURRENCY_USD
+                attrs[_TRANSACTION] = services
+            partial_ = bool(services)  # nothing priced at all is said by the unknown source alone
+        if partial_:
+            attrs[sc.COST_PARTIAL] = True
         return attrs

@@ -49,8 +49,9 @@ class Snapshot:
         return None if usd is None else self._price(usd)
 
     def unit(self, key: str, region: str) -> Price | None:
-        usd = self.data.get("units", {}).get(region, {}).get(key)
-        return None if usd is None else self._price(usd)
+        units = self.data.get("units", {})
+        usd = units.get(region, {}).get(key)
+        return None if usd is None else self._price(usd, key in units.get("unverified", ()))
 
     def regions(self) -> list[str]:
         return sorted(self.data.get("ec2", {}))

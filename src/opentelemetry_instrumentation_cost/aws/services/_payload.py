@@ -1,0 +1,33 @@
+"""Payload sizes as SQS, SNS and EventBridge bill them: every 64 KB chunk is one request."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+CHUNK = 64 * 1024
+
+
+def chunks(size: int) -> int:
+    """Billed requests for a payload of ``size`` bytes (at least one)."""
+    return max(1, math.ceil(size / CHUNK))
+
+
+def text_size(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    return len(str(value).encode("utf-8"))
+
+
+def attributes_size(attributes: Mapping[str, Any] | None) -> int:
+    """Message attributes count toward the payload: name, data type and value."""
+    total = 0
+    for name, attr in (attributes or {}).items():
+        total += text_size(name)
+        if isinstance(attr, Mapping):
+            total += text_size(attr.get("DataType"))
+            total += text_size(attr.get("StringValue")) + text_size(attr.get("BinaryValue"))
+    return total

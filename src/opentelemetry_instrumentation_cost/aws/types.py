@@ -1,0 +1,74 @@
+"""The one interface every service meter implements, documented once.
+
+A meter turns one API call (request params + parsed response + HTTP metadata) into billable usage: a list of
+(unit, quantity). It never prices anything (the price book does) and never touches spans (the hooks do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Call:
+    """One completed API call as botocore saw it (failed calls included: AWS bills some of them)."""
+
+    service: str  # botocore service name, e.g. "dynamodb", "bedrock-runtime"
+    operation: str  # e.g. "PutItem"
+    params: Mapping[str, Any]  # the API parameters as sent
+    response: Mapping[str, Any]  # the parsed response (an error response for 4xx/5xx)
+    status: int
+    headers: Mapping[str, str]
+    region: str
+    attempts: int = 1  # 1 + botocore's retries: each attempt reached AWS
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Usage:
+    """``quantity`` of ``unit``; priced at ``<service>/<unit>`` unless ``price_key`` names another entry."""
+
+    unit: str
+    quantity: float
+    price_key: str | None = None
+
+
+@dataclass
+class Metering:
+    usages: list[Usage] = field(default_factory=list)
+    estimated: bool = False  # units computed from sizes, not reported by AWS
+    partial: bool = False  # part of the charge is invisible to the caller (e.g. Step Functions transitions)
+
+
+class Meter:
+    """Base meter: override ``measure``; override ``prepare`` to adjust a request before it is built."""
+
+    def prepare(self, operation: str, params: dict[str, Any], accepts: frozenset[str]) -> bool:
+        """Adjust ``params`` (botocore's copy, never the caller's) so the response says what was billed.
+
+        ``accepts`` are the operation's input member names. Returns True when something was added, so that
+        ``restore`` can take it out of the response the caller sees.
+        """
+        return False
+
+    def restore(self, response: dict[str, Any]) -> None:
+        """Remove from ``response`` what ``prepare`` made AWS add, so the caller gets what it asked for."""
+
+    def measure(self, call: Call) -> Metering | None:
+        """The call's billable usage, or None when this operation is not billed per call."""
+        raise NotImplementedError
+
+
+class PerRequest(Meter):
+    """Services billed per API request (KMS, Secrets Manager): one unit per attempt that reached AWS."""
+
+    def __init__(self, unit: str = "Requests") -> None:
+        self.unit = unit
+
+    def measure(self, call: Call) -> Metering | None:
+        return Metering([Usage(self.unit, float(call.attempts))])
