@@ -1,7 +1,8 @@
 """A small JSON disk cache with a TTL, shared by host detection and the price book.
 
-Writes are atomic (temp file + rename) so concurrent processes never read half a file; a corrupt or unreadable
-file is ignored with one warning, and an unwritable directory only costs the cache, never the app.
+Each file is read once per process and kept in memory (lookups happen on request paths); writes update memory and
+the file. Writes are atomic (temp file + rename) so concurrent processes never read half a file; a corrupt or
+unreadable file is ignored with one warning, and an unwritable directory only costs the cache, never the app.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ class DiskCache:
         self.directory = directory
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
+        self._files: dict[str, dict[str, Any]] = {}
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.json"
+
+    def _loaded(self, name: str) -> dict[str, Any]:
+        data = self._files.get(name)
+        if data is None:
+            data = self._files[name] = self._read(name)
+        return data
 
     def _read(self, name: str) -> dict[str, Any]:
         path = self._path(name)
@@ -41,7 +49,7 @@ class DiskCache:
 
     def get(self, name: str, key: str, max_age_s: float | None = None) -> Any | None:
         """The cached value if younger than the TTL (or ``max_age_s``), else None."""
-        entry = self._read(name).get(key)
+        entry = self._loaded(name).get(key)
         ttl = self.ttl_s if max_age_s is None else min(max_age_s, self.ttl_s)
         if not isinstance(entry, dict) or not isinstance(entry.get("at"), (int, float)):
             return None
@@ -55,8 +63,9 @@ class DiskCache:
         with self._lock:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                data = self._read(name)
+                data = self._read(name)  # merge with what other processes wrote since
                 data[key] = {"at": time.time(), "value": value}
+                self._files[name] = data
                 fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".tmp")
                 try:
                     with os.fdopen(fd, "w") as f:

@@ -45,6 +45,7 @@ class BotocoreHooks:
         self.runtime = runtime
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._accepts: dict[tuple[str, str], frozenset[str]] = {}  # per operation, its input member names
         self.enabled = False
 
     # installation --------------------------------------------------------------------------------------------
@@ -89,7 +90,11 @@ class BotocoreHooks:
             meter = registry.meter_for(model.service_model.service_name)
             if meter is None:
                 return
-            accepts = frozenset(model.input_shape.members) if model.input_shape is not None else frozenset()
+            key = (model.service_model.service_name, model.name)
+            accepts = self._accepts.get(key)
+            if accepts is None:
+                shape = model.input_shape
+                accepts = self._accepts[key] = frozenset(shape.members) if shape is not None else frozenset()
             injected = meter.prepare(model.name, params, accepts)
             context[_STATE_KEY] = _CallState(meter, params, injected)
         except Exception:
@@ -110,7 +115,7 @@ class BotocoreHooks:
                 params=state.params,
                 response=parsed,
                 status=int(getattr(http_response, "status_code", 0) or meta.get("HTTPStatusCode") or 0),
-                headers=dict(getattr(http_response, "headers", None) or meta.get("HTTPHeaders") or {}),
+                headers=getattr(http_response, "headers", None) or meta.get("HTTPHeaders") or {},
                 region=str(context.get("client_region") or "us-east-1"),
                 attempts=1 + int(meta.get("RetryAttempts") or 0),
             )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call:
     """One completed API call as botocore saw it (failed calls included: AWS bills some of them)."""
 
@@ -29,7 +29,7 @@ class Call:
         return 200 <= self.status < 300
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Usage:
     """``quantity`` of ``unit``; priced at ``<service>/<unit>`` unless ``price_key`` names another entry."""
 
@@ -38,7 +38,7 @@ class Usage:
     price_key: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Metering:
     usages: list[Usage] = field(default_factory=list)
     estimated: bool = False  # units computed from sizes, not reported by AWS

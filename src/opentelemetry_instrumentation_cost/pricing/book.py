@@ -34,6 +34,7 @@ class PriceBook:
         self.snapshot = snapshot or Snapshot.bundled()
         self.overrides = overrides or Overrides.load(settings.price_file)
         self._keep = 1.0 - settings.discount
+        self._units: dict[tuple[str, str], Price | None] = {}  # unit prices are looked up on every AWS call
 
     # lookups (no network) -------------------------------------------------------------------------------------
     def ec2_hourly(self, instance_type: str, region: str) -> Price | None:
@@ -56,10 +57,15 @@ class PriceBook:
         )
 
     def unit(self, key: str, region: str) -> Price | None:
-        """A managed service's price per unit, e.g. ``dynamodb/WriteRequestUnits``."""
-        return self._resolve(
-            self.overrides.get("units", key), f"unit/{region}/{key}", lambda: self.snapshot.unit(key, region)
-        )
+        """A managed service's price per unit, e.g. ``dynamodb/WriteRequestUnits`` (memoized per process)."""
+        memo = (key, region)
+        if memo not in self._units:
+            if len(self._units) > 10_000:  # keys come from model ids and regions: bound them anyway
+                self._units.clear()
+            self._units[memo] = self._resolve(
+                self.overrides.get("units", key), f"unit/{region}/{key}", lambda: self.snapshot.unit(key, region)
+            )
+        return self._units[memo]
 
     def _resolve(self, override: Price | None, cache_key: str, snapshot: Callable[[], Price | None]) -> Price | None:
         if override is not None:

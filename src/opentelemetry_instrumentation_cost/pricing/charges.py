@@ -12,7 +12,7 @@ from .model import SOURCE_RANK, Price
 UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Charge:
     """A call's cost: ``usd`` is None when no part of it could be priced (never a silent 0)."""
 
@@ -25,6 +25,14 @@ class Charge:
 
 
 def price_metering(book: PriceBook, service: str, region: str, metering: Metering) -> Charge:
+    usages = metering.usages
+    if len(usages) == 1:  # the common case, on every AWS call: no intermediate lists
+        u = usages[0]
+        price = book.unit(u.price_key or f"{service}/{u.unit}", region)
+        if price is not None:
+            return Charge(
+                price.usd * u.quantity, price.source, (u.unit,), (u.quantity,), metering.estimated, metering.partial
+            )
     total = 0.0
     priced: list[Price] = []
     missing: list[str] = []

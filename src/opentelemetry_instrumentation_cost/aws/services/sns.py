@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..types import Call, Meter, Metering, Usage
 from ._payload import attributes_size, chunks, text_size
 
 
-def _size(entry: dict) -> int:
+def _size(entry: Mapping[str, Any]) -> int:
     return (
         text_size(entry.get("Message"))
         + text_size(entry.get("Subject"))
@@ -17,7 +20,7 @@ def _size(entry: dict) -> int:
 class SNSMeter(Meter):
     def measure(self, call: Call) -> Metering | None:
         if call.operation == "Publish":
-            n = chunks(_size(dict(call.params)))
+            n = chunks(_size(call.params))
         elif call.operation == "PublishBatch":
             n = sum(chunks(_size(e)) for e in call.params.get("PublishBatchRequestEntries", []))
         else:

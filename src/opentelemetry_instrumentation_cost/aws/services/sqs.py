@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..types import Call, Meter, Metering, Usage
 from ._payload import attributes_size, chunks, text_size
 
 
-def _message_size(msg: dict) -> int:
+def _message_size(msg: Mapping[str, Any]) -> int:
     return (
         text_size(msg.get("MessageBody", msg.get("Body")))
         + attributes_size(msg.get("MessageAttributes"))
@@ -18,7 +21,7 @@ class SQSMeter(Meter):
     def measure(self, call: Call) -> Metering | None:
         op, p = call.operation, call.params
         if op == "SendMessage":
-            n = chunks(_message_size(dict(p)))
+            n = chunks(_message_size(p))
         elif op == "SendMessageBatch":
             n = chunks(sum(_message_size(e) for e in p.get("Entries", [])))
         elif op == "ReceiveMessage":
