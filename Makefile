@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_spans.py
 	$(BIN)/python bench/bench_startup.py
+	$(BIN)/python bench/bench_boto3.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

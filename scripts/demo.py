@@ -55,6 +55,27 @@ def _usd(value: Any) -> str:
     return f"${value:.10f}" if isinstance(value, float) else "-"
 
 
+def _tree(spans: list[dict[str, Any]], root: dict[str, Any]) -> None:
+    """One trace as a tree: each span's own cost.usd, and what it was charged for."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for span in spans:
+        if span["context"]["trace_id"] == root["context"]["trace_id"]:
+            children.setdefault(span["parent_id"], []).append(span)
+
+    def show(span: dict[str, Any], depth: int) -> None:
+        a = span["attributes"]
+        what = ""
+        if "cost.service.units" in a:
+            what = f"{a['cost.service.quantity']} {a['cost.service.units']}"
+        elif "cost.compute.usd" in a:
+            what = f"compute share; transaction {_usd(a.get('cost.transaction.usd'))}"
+        print(f"  {'  ' * depth}{span['name']:<{40 - 2 * depth}}{_usd(a.get('cost.usd')):>16}  {what}")
+        for child in sorted(children.get(span["context"]["span_id"], []), key=lambda s: s["start_time"]):
+            show(child, depth + 1)
+
+    show(root, 0)
+
+
 def _report(spans: list[dict[str, Any]]) -> None:
     roots = [s for s in spans if s["kind"] == "SpanKind.SERVER"]
     print(f"\n{'span':<24}{'cost.usd':>16}{'cost.transaction.usd':>24}  source    host")
@@ -65,10 +86,14 @@ def _report(spans: list[dict[str, Any]]) -> None:
             f"{span['name']:<24}{_usd(a.get('cost.usd')):>16}{_usd(a.get('cost.transaction.usd')):>24}  "
             f"{a.get('cost.pricing.source'):<9} {host}"
         )
+    checkout = next(s for s in reversed(roots) if s["name"] == "POST /checkout")
+    print("\nOne checkout, span by span (cost.usd is each span's own cost; they add up to the transaction):")
+    _tree(spans, checkout)
     total = sum(s["attributes"].get("cost.usd", 0.0) for s in spans)
     print(f"\n{len(roots)} requests, {len(spans)} spans; sum of cost.usd over all spans: {_usd(total)}")
     print("Each local root carries its fair share of m5.large at $0.096/h x share 0.5, split among the requests")
-    print("in flight; summing cost.usd over a trace never double counts.")
+    print("in flight; each AWS call carries its own charge (DynamoDB units, S3 tier, SQS 64 KB chunks), from")
+    print("the bundled price snapshot; summing cost.usd over a trace never double counts.")
 
 
 def main() -> None:

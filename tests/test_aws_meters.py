@@ -242,13 +242,22 @@ def test_other_services_get_nothing_and_never_fail(monkeypatch: pytest.MonkeyPat
 
 
 def test_uninstrument_removes_every_hook(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
-    with session(monkeypatch, moto_url, "before") as (_tracer, exporter):
-        sqs = boto3.client("sqs")
-        url = sqs.create_queue(QueueName="unhook")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="x")  # the same client, after uninstrument
-    handlers = [h for h in sqs.meta.events._emitter._lookup_cache.get("after-call.sqs.SendMessage", [])]
-    assert not any(getattr(h, "__self__", None).__class__.__name__ == "BotocoreHooks" for h in handlers)
-    assert not any("cost.usd" in s.attributes for s in exporter.get_finished_spans() if s.name == "SQS.SendMessage")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    provider, exporter = memory_provider()
+    botocore = BotocoreInstrumentor()
+    botocore.instrument(tracer_provider=provider)
+    try:
+        with instrumented(Settings(**SETTINGS), tracer_provider=provider):
+            sqs = boto3.client("sqs")
+            url = sqs.create_queue(QueueName="unhook")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="x")
+        sqs.send_message(QueueUrl=url, MessageBody="x")  # the same client, after uninstrument
+    finally:
+        botocore.uninstrument()
+    sends = [s for s in exporter.get_finished_spans() if s.attributes.get("rpc.method") == "SendMessage"]
+    assert len(sends) == 2
+    assert sends[0].attributes["cost.service.usd"] == pytest.approx(SQS)
+    assert not any(k.startswith("cost.") for k in sends[1].attributes)
 
 
 BEDROCK_USAGE = {"inputTokens": 1000, "outputTokens": 500, "cacheReadInputTokens": 200, "cacheWriteInputTokens": 100}

@@ -1,14 +1,9 @@
 """botocore's public event system, registered on every client created after instrumentation.
 
-Per call: ``before-parameter-build`` lets a meter ask AWS to report billed units (botocore's copy of the params,
-never the caller's); ``after-call`` (fired for error responses too) meters, prices and attaches the charge:
-
-* with the OpenTelemetry botocore instrumentation, on its CLIENT span for this call (current during the events);
-* without it, on the enclosing span (the local root's own cost, or a child span's), so totals stay right;
-* and always into the local root's ``cost.transaction.usd``.
-
-Patching ``ClientCreator.create_client`` waits for botocore to be imported (``wrapt.when_imported``), so importing
-this package never imports botocore. Independent of whether, and in which order, the botocore instrumentation loads.
+Two handlers per client (``before-parameter-build`` and ``after-call``, in ``metering.py``, which is imported with
+the first client). ``ClientCreator.create_client`` is patched once botocore is imported (``wrapt``'s post-import
+hook), so importing this package never imports botocore; this works whether, and in whichever order, the
+OpenTelemetry botocore instrumentation loads.
 """
 
 from __future__ import annotations
@@ -17,186 +12,65 @@ import threading
 import weakref
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.util import types
-
-from .. import semconv as sc
 from .._log import error_once
-from ..pricing.charges import Charge, price_metering
-from . import registry
-from .services import bedrock
-from .types import Call, Metering
 
-_STATE_KEY = "otel_cost"
 _UNIQUE = "otel-cost-"
 
 
-class _CallState:
-    __slots__ = ("injected", "meter", "params")
-
-    def __init__(self, meter: Any, params: dict[str, Any], injected: bool) -> None:
-        self.meter, self.params, self.injected = meter, params, injected
-
-
 class BotocoreHooks:
-    """Installs and removes the per-client event handlers; owns no state beyond the runtime it reports to."""
+    """Installs and removes the per-client event handlers."""
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._accepts: dict[tuple[str, str], frozenset[str]] = {}  # per operation, its input member names
+        self._meter: Any = None  # metering.CallMeter, built with the first client
         self.enabled = False
 
-    # installation --------------------------------------------------------------------------------------------
     def install(self) -> None:
-        from ..aws.services.dynamodb import METER as dynamodb
-
-        dynamodb.inject = self.runtime.settings.dynamodb_consumed_capacity
         self.enabled = True
         _patch_when_imported(self)
 
     def uninstall(self) -> None:
         self.enabled = False
+        if self._meter is not None:
+            self._meter.enabled = False
         _unpatch()
         with self._lock:
             clients = list(self._clients)
             self._clients = weakref.WeakSet()
         for client in clients:
-            for event, _ in self._handlers(client):
+            for event in _events(client):
                 client.meta.events.unregister(event, unique_id=_UNIQUE + event)
 
     def client_created(self, client: Any) -> None:
         try:
+            from . import registry
+
             if not self.enabled or not registry.metered(client.meta.service_model.service_name):
                 return
-            for event, handler in self._handlers(client):
+            meter = self._call_meter()
+            handlers = (meter.before_parameter_build, meter.after_call)
+            for event, handler in zip(_events(client), handlers, strict=True):
                 client.meta.events.register(event, handler, unique_id=_UNIQUE + event)
             with self._lock:
                 self._clients.add(client)
         except Exception:
             error_once("aws-register", "cost: could not hook a boto3 client")
 
-    def _handlers(self, client: Any) -> list[tuple[str, Any]]:
-        service_id = client.meta.service_model.service_id.hyphenize()
-        return [
-            (f"before-parameter-build.{service_id}", self._before_parameter_build),
-            (f"after-call.{service_id}", self._after_call),
-        ]
+    def _call_meter(self) -> Any:
+        if self._meter is None:
+            from .metering import CallMeter
+            from .services.dynamodb import METER as dynamodb
 
-    # per call ------------------------------------------------------------------------------------------------
-    def _before_parameter_build(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        try:
-            meter = registry.meter_for(model.service_model.service_name)
-            if meter is None:
-                return
-            key = (model.service_model.service_name, model.name)
-            accepts = self._accepts.get(key)
-            if accepts is None:
-                shape = model.input_shape
-                accepts = self._accepts[key] = frozenset(shape.members) if shape is not None else frozenset()
-            injected = meter.prepare(model.name, params, accepts)
-            context[_STATE_KEY] = _CallState(meter, params, injected)
-        except Exception:
-            error_once("aws-before", "cost: failed to prepare an AWS call for metering")
-
-    def _after_call(
-        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
-    ) -> None:
-        try:
-            state: _CallState | None = context.get(_STATE_KEY)
-            if state is None or not self.enabled:
-                return
-            service = model.service_model.service_name
-            meta = parsed.get("ResponseMetadata") or {}
-            call = Call(
-                service=service,
-                operation=model.name,
-                params=state.params,
-                response=parsed,
-                status=int(getattr(http_response, "status_code", 0) or meta.get("HTTPStatusCode") or 0),
-                headers=getattr(http_response, "headers", None) or meta.get("HTTPHeaders") or {},
-                region=str(context.get("client_region") or "us-east-1"),
-                attempts=1 + int(meta.get("RetryAttempts") or 0),
-            )
-            metering = state.meter.measure(call)
-            if state.injected:
-                state.meter.restore(parsed)
-            if metering is None:
-                return
-            root = self._attach(call, metering)
-            if model.name in ("ConverseStream", "InvokeModelWithResponseStream") and "stream" in parsed:
-                parsed["stream"] = bedrock.MeteredStream(
-                    parsed["stream"], model.name, lambda tokens: self._stream_usage(call, root, tokens)
-                )
-        except Exception:
-            error_once("aws-after", "cost: failed to meter an AWS call")
-
-    def _attach(self, call: Call, metering: Metering) -> Any:
-        """Price the call and put the charge where it belongs; returns the local root it counted into."""
-        charge = price_metering(self.runtime.book, call.service, call.region, metering)
-        span = trace.get_current_span()
-        ctx = span.get_span_context()
-        root = self.runtime.ledger.root_of(ctx.trace_id) if ctx.is_valid else None
-        on_root = root is not None and root.span_id == ctx.span_id  # its end writes cost.usd = compute + this
-        if _is_call_span(span, call):
-            span.set_attributes(_call_attributes(charge, on_root))
-        elif not on_root and span.is_recording() and charge.usd is not None:
-            _accumulate(span, charge.usd)
-        if root is not None and charge.usd:
-            self.runtime.ledger.add_service_cost(root, charge.usd, on_root)
-        return root
-
-    def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
-        """A streamed response's usage, known only when its last event arrives: charged to the local root."""
-        try:
-            model = bedrock.base_model(str(call.params.get("modelId", "")))
-            charge = price_metering(
-                self.runtime.book, call.service, call.region, Metering(bedrock.token_usages(model, tokens))
-            )
-            if root is not None and charge.usd:
-                self.runtime.ledger.add_service_cost(root, charge.usd, on_root=True)
-        except Exception:
-            error_once("aws-stream", "cost: failed to meter a streamed Bedrock response")
+            dynamodb.inject = self.runtime.settings.dynamodb_consumed_capacity
+            self._meter = CallMeter(self.runtime)
+        return self._meter
 
 
-def _is_call_span(span: Any, call: Call) -> bool:
-    """The botocore instrumentation's CLIENT span for this very call."""
-    if not span.is_recording():
-        return False
-    attrs = getattr(span, "attributes", None) or {}
-    return attrs.get("rpc.system") == "aws-api" and attrs.get("rpc.method") == call.operation
-
-
-def _call_attributes(charge: Charge, on_root: bool) -> dict[str, types.AttributeValue]:
-    """The call span's attributes; on a call span that is itself a local root, the root writes the sums."""
-    attrs: dict[str, types.AttributeValue] = {} if on_root else {sc.COST_PRICING_SOURCE: charge.source}
-    if len(charge.units) == 1:
-        attrs[sc.COST_SERVICE_UNITS] = charge.units[0]
-        attrs[sc.COST_SERVICE_QUANTITY] = charge.quantities[0]
-    elif charge.units:
-        attrs[sc.COST_SERVICE_UNITS] = list(charge.units)
-        attrs[sc.COST_SERVICE_QUANTITY] = list(charge.quantities)
-    if charge.usd is not None and not on_root:
-        attrs[sc.COST_USD] = attrs[sc.COST_SERVICE_USD] = charge.usd
-        attrs[sc.COST_CURRENCY] = sc.CURRENCY_USD
-    if charge.estimated:
-        attrs[sc.COST_ESTIMATED] = True
-    if charge.partial:
-        attrs[sc.COST_PARTIAL] = True
-    return attrs
-
-
-def _accumulate(span: Any, usd: float) -> None:
-    """Add a charge to an enclosing (non-root) span that may already carry others."""
-    attrs = getattr(span, "attributes", None) or {}
-    span.set_attributes(
-        {
-            sc.COST_USD: float(attrs.get(sc.COST_USD, 0.0)) + usd,
-            sc.COST_SERVICE_USD: float(attrs.get(sc.COST_SERVICE_USD, 0.0)) + usd,
-            sc.COST_CURRENCY: sc.CURRENCY_USD,
-        }
-    )
+def _events(client: Any) -> tuple[str, str]:
+    service_id = client.meta.service_model.service_id.hyphenize()
+    return f"before-parameter-build.{service_id}", f"after-call.{service_id}"
 
 
 # patching ClientCreator.create_client, once botocore is imported ----------------------------------------------

@@ -1,0 +1,46 @@
+"""Bedrock model ids and streamed usage: the parts of the meter that no loopback server is needed for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from opentelemetry_instrumentation_cost.aws.services.bedrock import MeteredStream, base_model, stream_tokens
+
+
+@pytest.mark.parametrize(
+    ("model_id", "base"),
+    [
+        ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet"),
+        ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-haiku"),
+        ("meta.llama3-1-70b-instruct-v1:0", "meta.llama3-1-70b-instruct"),
+        ("amazon.nova-pro-v1:0", "amazon.nova-pro"),
+        ("amazon.titan-text-express-v1", "amazon.titan-text-express"),
+        ("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", "amazon.nova-lite"),
+    ],
+)
+def test_model_ids_map_to_the_priced_base_model(model_id: str, base: str) -> None:
+    assert base_model(model_id) == base
+
+
+def test_converse_stream_usage_is_reported_once_the_metadata_event_passes() -> None:
+    events = [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"text": "hi"}}},
+        {"metadata": {"usage": {"inputTokens": 10, "outputTokens": 4}, "metrics": {"latencyMs": 5}}},
+    ]
+    seen: list[dict[str, float]] = []
+    stream = MeteredStream(iter(events), "ConverseStream", seen.append)
+    assert list(stream) == events  # the caller gets every event, unchanged
+    assert seen == [{"input": 10.0, "output": 4.0, "cache_read": 0.0, "cache_write": 0.0}]
+
+
+def test_invoke_model_stream_reads_the_invocation_metrics_chunk() -> None:
+    last = {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 7, "outputTokenCount": 3}}
+    assert stream_tokens("InvokeModelWithResponseStream", {"chunk": {"bytes": json.dumps(last).encode()}}) == {
+        "input": 7.0,
+        "output": 3.0,
+    }
+    assert stream_tokens("InvokeModelWithResponseStream", {"chunk": {"bytes": b'{"type": "delta"}'}}) is None
