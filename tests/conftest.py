@@ -43,6 +43,7 @@ def safe_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
     for name, value in SAFE_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("OTEL_PYTHON_COST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default SQLite store goes there
     yield
 
 
@@ -51,6 +52,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(SAFE_ENV)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["OTEL_PYTHON_COST_CACHE_DIR"] = str(tmp_path / "cache")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

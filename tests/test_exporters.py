@@ -34,7 +34,8 @@ def _assert_priced(exporter: InMemorySpanExporter) -> None:
     root, child = spans["root"], spans["child"]
     assert root.attributes["cost.usd"] == pytest.approx(rate_per_ns(M5) * (root.end_time - root.start_time), rel=1e-12)
     assert root.attributes["cost.pricing.source"] == "snapshot"
-    assert not any(k.startswith("cost.") for k in child.attributes)
+    assert {k: v for k, v in child.attributes.items() if k.startswith("cost.")} == {"cost.transaction": "root"}
+    assert root.attributes["cost.transaction"] == "root"
 
 
 def test_tracer_obtained_before_the_package_loaded() -> None:

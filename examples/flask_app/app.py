@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 import uuid
 
 import boto3
@@ -20,6 +21,7 @@ TABLE = os.environ.get("SHOP_TABLE", "shop-orders")
 ITEMS = os.environ.get("SHOP_ITEMS_TABLE", "shop-items")
 BUCKET = os.environ.get("SHOP_BUCKET", "shop-receipts")
 QUEUE = os.environ.get("SHOP_QUEUE", "shop-orders")
+QUOTE_URL = os.environ.get("QUOTE_URL")  # another service (this same app) that prices the order
 
 app = Flask(__name__)
 _clients: dict[str, object] = {}
@@ -89,7 +91,18 @@ def checkout():
     receipt = json.dumps({"order_id": order_id, "items": order.get("items", [])})
     client("s3").put_object(Bucket=BUCKET, Key=f"receipts/{order_id}.json", Body=receipt.encode())
     client("sqs").send_message(QueueUrl=_queue_url[0], MessageBody=receipt)
+    if QUOTE_URL:  # a downstream call: the transaction name travels in W3C baggage, with no code here
+        with urllib.request.urlopen(f"{QUOTE_URL}/quote/{order.get('items', ['1'])[0]}", timeout=10) as resp:
+            resp.read()
     return jsonify(order_id=order_id), 201
+
+
+@app.get("/quote/<item_id>")
+def quote(item_id: str):
+    """The downstream service's work: one item lookup."""
+    ensure_resources()
+    item = client("dynamodb").get_item(TableName=ITEMS, Key={"item_id": {"S": item_id}}).get("Item") or {}
+    return jsonify(item_id=item_id, price=float(item.get("price", {}).get("N", "0")))
 
 
 if __name__ == "__main__":

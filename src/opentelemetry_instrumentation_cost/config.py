@@ -41,6 +41,12 @@ class Settings:
     cache_ttl_s: float = 86400.0
     host_share: float | None = None
     dynamodb_consumed_capacity: bool = True
+    max_transactions: int = 500
+    trust_baggage: bool = True
+    store_url: str | None = None  # None: the default SQLite file in the user data dir
+    flush_interval_s: float = 10.0
+    retention_days: int = 90
+    buffer_max_batches: int = 360
     # botocore's own settings, honoured as botocore does
     imds_endpoint: str = "http://169.254.169.254"
     imds_disabled: bool = False
@@ -62,6 +68,12 @@ class Settings:
             cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
             host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
+            max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),
+            trust_baggage=r.flag("OTEL_PYTHON_COST_TRUST_BAGGAGE", True),
+            store_url=r.parse("OTEL_PYTHON_COST_STORE_URL", None, _store_url, "sqlite in the user data dir"),
+            flush_interval_s=r.parse("OTEL_PYTHON_COST_FLUSH_INTERVAL", 10.0, _positive, "10"),
+            retention_days=r.parse("OTEL_PYTHON_COST_RETENTION_DAYS", 90, _positive_int, "90"),
+            buffer_max_batches=r.parse("OTEL_PYTHON_COST_BUFFER_MAX_BATCHES", 360, _positive_int, "360"),
             imds_endpoint=(r.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") or cls.imds_endpoint).rstrip("/"),
             imds_disabled=r.flag("AWS_EC2_METADATA_DISABLED", False),
             aws_region=r.text("AWS_REGION") or r.text("AWS_DEFAULT_REGION"),
@@ -126,6 +138,26 @@ def _non_negative(value: str) -> float:
     if not f >= 0.0:
         raise ValueError("expected a number of seconds, 0 or more")
     return f
+
+
+def _positive(value: str) -> float:
+    f = float(value)
+    if not f > 0.0:
+        raise ValueError("expected a number above 0")
+    return f
+
+
+def _positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise ValueError("expected a whole number, 1 or more")
+    return n
+
+
+def _store_url(value: str) -> str:
+    if value == "none" or value.startswith(("sqlite://", "postgresql://", "postgres://")):
+        return value
+    raise ValueError("expected sqlite:///PATH, postgresql://... or none")
 
 
 def _api_region(value: str) -> str:

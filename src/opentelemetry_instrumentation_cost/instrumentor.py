@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import weakref
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.sdk.trace import TracerProvider
@@ -19,6 +20,7 @@ from .aws.hooks import BotocoreHooks
 from .config import Settings
 from .package import _instruments
 from .runtime import CostRuntime
+from .transactions.propagator import TransactionPropagator
 
 
 class CostInstrumentor(BaseInstrumentor):
@@ -30,6 +32,8 @@ class CostInstrumentor(BaseInstrumentor):
 
     runtime: CostRuntime | None = None
     _aws: BotocoreHooks | None = None
+    _propagator: TransactionPropagator | None = None
+    _atexit = False
     _fork_hook = False
     _providers: weakref.WeakSet[TracerProvider]
 
@@ -38,7 +42,7 @@ class CostInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = kwargs.get("settings") or Settings.from_env()
-        self.runtime = CostRuntime(settings)
+        self.runtime = CostRuntime(settings, meter_provider=kwargs.get("meter_provider"))
         if not self._fork_hook and hasattr(os, "register_at_fork"):
             ref = weakref.WeakMethod(self._after_fork)
             os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
@@ -50,9 +54,23 @@ class CostInstrumentor(BaseInstrumentor):
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.__init__", self._provider_created)
         self._aws = BotocoreHooks(self.runtime)
         self._aws.install()
+        self._propagator = TransactionPropagator(
+            propagate.get_global_textmap(), self.runtime.tracker.transaction_for_trace
+        )
+        propagate.set_global_textmap(self._propagator)
+        wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.shutdown", self._provider_shutdown)
+        if not self._atexit:
+            atexit.register(self._at_exit)
+            self._atexit = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
         unwrap(TracerProvider, "__init__")
+        unwrap(TracerProvider, "shutdown")
+        if self._propagator is not None and propagate.get_global_textmap() is self._propagator:
+            propagate.set_global_textmap(self._propagator.wrapped)
+        self._propagator = None
+        if self.runtime is not None:
+            self.runtime.shutdown()
         if self._aws is not None:
             self._aws.uninstall()
             self._aws = None
@@ -72,6 +90,16 @@ class CostInstrumentor(BaseInstrumentor):
                 self._providers.add(provider)
         except Exception:
             error_once("attach", "cost: could not attach to a TracerProvider")
+
+    def _provider_shutdown(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        """Flush the aggregates before the provider (and its exporters) shut down."""
+        if self.runtime is not None:
+            self.runtime.flush()
+        return wrapped(*args, **kwargs)
+
+    def _at_exit(self) -> None:
+        if self.runtime is not None:
+            self.runtime.shutdown()
 
     def _after_fork(self) -> None:
         if self.runtime is not None:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Mapping
 from time import time_ns
+from typing import Any
 
 from opentelemetry.util import types
 
@@ -23,29 +24,57 @@ from .attribution.roots import RootTracker
 from .config import Settings
 from .host import BUDGET_S, HostInfo, detect_host
 from .host.local import default_share
+from .metrics import CostMetrics
 from .pricing.book import PriceBook
 from .pricing.compute import ComputePrice, compute_price
+from .store.aggregate import Aggregator
+from .store.flush import Flusher
+from .store.model import Batch, StoreUnavailable
+from .store.open import open_store
+from .store.urls import redact
+from .transactions.names import TransactionNames
 
 
 class CostRuntime:
     """Everything one instrumented process holds; built by ``CostInstrumentor``."""
 
-    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, meter_provider: Any = None) -> None:
         self.settings = settings
         self._env = dict(os.environ if env is None else env)
         self.ledger = ComputeLedger(time_ns())
         self._ready = threading.Event()
         self._ready_by = time.monotonic() + BUDGET_S
-        self.tracker = RootTracker(self.ledger, self._ready, self._wait_left)
+        self.names = TransactionNames(settings.max_transactions)
+        self.tracker = RootTracker(self.ledger, self._ready, self._wait_left, self.names, settings.trust_baggage)
         self.cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
         self.book = PriceBook(settings, self.cache)
         self.host: HostInfo | None = None
         self.region: str = "us-east-1"
         self.share: float = 1.0
         self.compute: ComputePrice | None = None
+        self.aggregator = Aggregator(("unknown", "unknown"))
+        self.tracker.sink = self.aggregator
+        self.flusher = Flusher(
+            self.aggregator,
+            _LazyStore(settings),
+            settings.flush_interval_s,
+            settings.buffer_max_batches,
+            lambda now: self.ledger.totals(now).idle_usd,
+            _service_name,
+            CostMetrics(meter_provider),
+        )
         self.settled = threading.Event()  # set once the background work is over (tests and the CLI wait on it)
         self._thread = threading.Thread(target=self._run, name="otel-cost-init", daemon=True)
         self._thread.start()
+        self.flusher.start()
+
+    def flush(self) -> bool:
+        """Write what the aggregates hold now (at shutdown, and for tests); True when nothing is left pending."""
+        return self.flusher.flush()
+
+    def shutdown(self) -> None:
+        self.flusher.stop()
+        self.flush()
 
     def _wait_left(self) -> float:
         return max(0.0, self._ready_by - time.monotonic())
@@ -99,6 +128,7 @@ class CostRuntime:
     def _apply(self, found: ComputePrice | None) -> None:
         host = self.host
         assert host is not None
+        self.aggregator.host = (host.instance_type or host.platform, self.region)
         static: dict[str, types.AttributeValue] = {sc.COST_HOST_REGION: self.region}
         if host.instance_type:
             static[sc.COST_HOST_INSTANCE_TYPE] = host.instance_type
@@ -126,3 +156,39 @@ class CostRuntime:
 
     def after_fork(self) -> None:
         self.ledger.reset_after_fork(time_ns())
+
+
+def _service_name() -> str:
+    from opentelemetry import trace
+
+    resource = getattr(trace.get_tracer_provider(), "resource", None)
+    name = resource.attributes.get("service.name") if resource is not None else None
+    return str(name or os.environ.get("OTEL_SERVICE_NAME") or "unknown_service")
+
+
+class _LazyStore:
+    """Opens the store on the flusher thread at the first write (never at start-up), and again after a failure."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: object | None = None
+        self._failed = False
+
+    def write(self, batch: Batch) -> None:
+        if self._store is None:
+            try:
+                self._store = open_store(self._settings.store_url, self._settings.retention_days)
+            except ValueError as exc:
+                raise StoreUnavailable(f"{redact(self._settings.store_url or '')}: {exc}") from None
+            except Exception as exc:
+                raise StoreUnavailable(
+                    f"cannot open {redact(self._settings.store_url or 'the default store')}: {exc.__class__.__name__}"
+                ) from None
+            if self._store is None:  # "none"
+                self._store = _NoStore()
+        self._store.write(batch)  # type: ignore[attr-defined]
+
+
+class _NoStore:
+    def write(self, batch: Batch) -> None:
+        pass

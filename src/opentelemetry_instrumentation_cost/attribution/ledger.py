@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 NS_PER_HOUR = 3_600_000_000_000
 
@@ -27,7 +28,18 @@ class Totals:
 class Token:
     """A local root in flight: its position in the integrals when it opened, and its children's costs."""
 
-    __slots__ = ("acc", "own_usd", "prev", "services_usd", "span_id", "trace_id", "unpriced")
+    __slots__ = (
+        "acc",
+        "by_service",
+        "own_usd",
+        "prev",
+        "services_usd",
+        "span",
+        "span_id",
+        "trace_id",
+        "transaction",
+        "unpriced",
+    )
 
     def __init__(self, acc: float, unpriced: float, trace_id: int, span_id: int, prev: Token | None) -> None:
         self.acc = acc
@@ -37,6 +49,9 @@ class Token:
         self.prev = prev  # an outer local root of the same trace in this process (a loopback call), if any
         self.services_usd = 0.0  # every service charge in the transaction (this process)
         self.own_usd = 0.0  # the service charges that landed on the root span itself
+        self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
+        self.transaction: str | None = None  # from incoming baggage; None at the edge (the root's name is used)
+        self.span: Any = None
 
 
 class ComputeLedger:
@@ -102,12 +117,15 @@ class ComputeLedger:
             token = by_trace[trace_id] = Token(self._acc, self._unpriced, trace_id, span_id, by_trace.get(trace_id))
             return token
 
-    def add_service_cost(self, token: Token, usd: float, on_root: bool) -> None:
+    def add_service_cost(self, token: Token, usd: float, on_root: bool, service: str) -> None:
         """Add a service charge to a root's transaction (and to the root's own cost when it landed there)."""
         with self._lock:
             token.services_usd += usd
             if on_root:
                 token.own_usd += usd
+            if token.by_service is None:
+                token.by_service = {}
+            token.by_service[service] = token.by_service.get(service, 0.0) + usd
 
     def root_of(self, trace_id: int) -> Token | None:
         """The innermost local root in flight for a trace (a plain dict read: atomic under the GIL)."""

@@ -32,9 +32,13 @@ _SWAPPABLE = (SynchronousMultiSpanProcessor, ConcurrentMultiSpanProcessor)
 def _hooked(base: type) -> type:
     def on_start(self: Any, span: Any, parent_context: Context | None = None) -> None:
         base.on_start(self, span, parent_context)
-        parent = span._parent  # the property costs a call on every span; this class is SDK-specific anyway
-        if (parent is None or parent.is_remote) and DETECTOR.tracker is not None:
-            DETECTOR.tracker.started(span)
+        tracker = DETECTOR.tracker
+        if tracker is not None:
+            parent = span._parent  # the property costs a call on every span; this class is SDK-specific anyway
+            if parent is None or parent.is_remote:
+                tracker.started(span, parent_context)
+            else:
+                tracker.child_started(span)
 
     return type(f"Cost{base.__name__}", (base,), {"on_start": on_start, "__module__": __name__})
 
@@ -46,7 +50,9 @@ class _FallbackProcessor(SpanProcessor):
             return
         parent = span.parent
         if parent is None or parent.is_remote:
-            tracker.started(span)
+            tracker.started(span, parent_context)
+        else:
+            tracker.child_started(span)
 
 
 def attach(provider: Any) -> None:

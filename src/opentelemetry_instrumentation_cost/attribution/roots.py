@@ -11,27 +11,46 @@ import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 from time import time_ns
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry.util import types
 
 from .. import semconv as sc
 from .._log import error_once, warn_once
-from .._sdk_compat import write_attributes
+from .._sdk_compat import write_attribute, write_attributes
+from ..transactions.names import TransactionNames
+from ..transactions.propagator import transaction_from
 from .ledger import ComputeLedger, Token
 
 _USD = sc.COST_USD
 _COMPUTE = sc.COST_COMPUTE_USD
 _TRANSACTION = sc.COST_TRANSACTION_USD
+_NAME = sc.COST_TRANSACTION
+
+
+class RootSink(Protocol):
+    """Where each ended local root is reported (the in-process aggregates)."""
+
+    def record(self, span: Any, token: Token, transaction: str, compute: float | None) -> None: ...
 
 
 class RootTracker:
     """Opens and closes local roots in the ledger and writes their cost attributes."""
 
-    def __init__(self, ledger: ComputeLedger, ready: threading.Event, ready_by: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        ledger: ComputeLedger,
+        ready: threading.Event,
+        ready_by: Callable[[], float],
+        names: TransactionNames,
+        trust_baggage: bool,
+    ) -> None:
         self._ledger = ledger
         self._ready = ready
         self._ready_by = ready_by  # seconds left to wait for host detection
+        self.names = names
+        self._trust_baggage = trust_baggage
+        self.sink: RootSink | None = None
         self._static: dict[str, types.AttributeValue] = {sc.COST_PRICING_SOURCE: sc.SOURCE_UNKNOWN}
 
     def set_static(self, attrs: Mapping[str, types.AttributeValue]) -> None:
@@ -41,15 +60,37 @@ class RootTracker:
             static[sc.COST_CURRENCY] = sc.CURRENCY_USD
         self._static = static
 
-    def started(self, span: Any) -> None:
+    def started(self, span: Any, parent_context: Any) -> None:
         try:
             if not self._ready.is_set():
                 self._ready.wait(self._ready_by())
             ctx = span.context
             token = self._ledger.open(span.start_time or time_ns(), ctx.trace_id, ctx.span_id)
+            token.span = span
+            if self._trust_baggage and parent_context is not None:
+                incoming = transaction_from(parent_context)
+                if incoming is not None:
+                    token.transaction = self.names.admit(incoming)
             span.end = partial(self._end, span, token, span.end)
         except Exception:  # never hurt the app
             error_once("root-start", "cost: failed to track a local root")
+
+    def transaction_of(self, token: Token) -> str:
+        """The transaction a root belongs to: from baggage, else (at the edge) the root span's own name."""
+        return token.transaction if token.transaction is not None else self.names.admit(token.span.name)
+
+    def transaction_for_trace(self, trace_id: int) -> str | None:
+        token = self._ledger.root_of(trace_id)
+        return None if token is None else self.transaction_of(token)
+
+    def child_started(self, span: Any) -> None:
+        """A non-root span: it carries its transaction's name too."""
+        token = self._ledger.root_of(span._context.trace_id)
+        if token is not None:
+            try:
+                write_attribute(span, _NAME, self.transaction_of(token))
+            except Exception:
+                error_once("child-start", "cost: failed to name a span's transaction")
 
     def _end(self, span: Any, token: Token, original_end: Callable[..., None], end_time: int | None = None) -> None:
         try:
@@ -57,11 +98,14 @@ class RootTracker:
             if end_time is None:
                 end_time = time_ns()
             compute, partial_ = self._ledger.close(token, end_time)
+            name = self.transaction_of(token)
             if compute is not None and not partial_ and not token.own_usd:
-                own = {_USD: compute, _COMPUTE: compute, _TRANSACTION: compute + token.services_usd}
+                own = {_USD: compute, _COMPUTE: compute, _TRANSACTION: compute + token.services_usd, _NAME: name}
                 write_attributes(span, self._static, own)
             else:
-                write_attributes(span, self._uncommon(compute, partial_, token), {})
+                write_attributes(span, self._uncommon(compute, partial_, token), {_NAME: name})
+            if self.sink is not None:
+                self.sink.record(span, token, name, compute)
         except Exception:
             error_once("root-end", "cost: failed to price a local root")
         original_end(end_time)

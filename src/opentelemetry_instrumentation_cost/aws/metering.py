@@ -100,7 +100,7 @@ class CallMeter:
         elif not on_root and span.is_recording() and charge.usd is not None:
             _accumulate(span, charge.usd)
         if root is not None and charge.usd:
-            self.runtime.ledger.add_service_cost(root, charge.usd, on_root)
+            self.runtime.ledger.add_service_cost(root, charge.usd, on_root, call.service)
         return root
 
     def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
@@ -111,7 +111,7 @@ class CallMeter:
                 self.runtime.book, call.service, call.region, Metering(bedrock.token_usages(model, tokens))
             )
             if root is not None and charge.usd:
-                self.runtime.ledger.add_service_cost(root, charge.usd, on_root=True)
+                self.runtime.ledger.add_service_cost(root, charge.usd, True, call.service)
         except Exception:
             error_once("aws-stream", "cost: failed to meter a streamed Bedrock response")
 

@@ -1,0 +1,51 @@
+"""``otel-cost``: report, prices, doctor. Clear messages and non-zero exits; never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .common import CliError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="otel-cost", description="Cloud cost as telemetry: what it cost, and why.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    report = sub.add_parser("report", help="cost per transaction, service or host, from the store")
+    report.add_argument("--store", help="store URL (default: OTEL_PYTHON_COST_STORE_URL, else the SQLite default)")
+    report.add_argument("--since", default="1h", help="window, e.g. 30m, 1h, 7d (default 1h)")
+    report.add_argument("--by", choices=("transaction", "service", "host"), default="transaction")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.add_argument("--plot", metavar="FILE.png", help="also draw cost per transaction over time")
+
+    prices = sub.add_parser("prices", help="the prices in force, with their sources and dates")
+    prices.add_argument("--region", help="whose prices (default: OTEL_PYTHON_COST_PRICING_REGION, else detected)")
+    prices.add_argument("--instance-type", help="an instance type to price (default: the detected one)")
+
+    doctor = sub.add_parser("doctor", help="what was detected, which price sources and store answer, and fixes")
+    doctor.add_argument("--store", help="store URL to check (default: OTEL_PYTHON_COST_STORE_URL)")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        if args.command == "report":
+            from .report import run_report
+
+            return run_report(args)
+        if args.command == "prices":
+            from .prices import run_prices
+
+            return run_prices(args)
+        from .doctor import run_doctor
+
+        return run_doctor(args)
+    except CliError as exc:
+        print(f"otel-cost: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into head, say
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,53 @@
+"""``otel-cost prices``: the prices in force for a region, each with its source and date. No network."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .._cache import DiskCache
+from ..config import Settings
+from ..host.info import HostInfo
+from ..pricing.book import PriceBook
+from ..pricing.compute import compute_price
+from ..pricing.model import Price
+
+
+def _describe(price: Price | None) -> str:
+    if price is None:
+        return "unknown (no override, cache or snapshot price)"
+    date = f" as of {price.as_of}" if price.as_of else ""
+    mark = " [unverified]" if price.unverified else ""
+    return f"${price.usd:.10g}  {price.source}{date}{mark}"
+
+
+def run_prices(args: Any) -> int:
+    settings = Settings.from_env()
+    region = args.region or settings.pricing_region or settings.aws_region or "us-east-1"
+    book = PriceBook(settings, DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s))
+    instance_type = args.instance_type or settings.instance_type
+    print(
+        f"prices in force for {region} (snapshot published {book.snapshot.published}"
+        f"{', discount ' + str(settings.discount) if settings.discount else ''})"
+    )
+    if instance_type:
+        host = HostInfo("override", instance_type, "on-demand", region)
+        found = compute_price(book, host, region)
+        print(f"  {instance_type:<44} per hour  {_describe(found.price if found else None)}")
+    for kind, dims in (("fargate", ("vcpu_hour", "gb_hour")), ("lambda", ("gb_second", "request"))):
+        for arch in ("x86_64", "arm64"):
+            for dim in dims:
+                print(
+                    f"  {kind + ' ' + arch + ' ' + dim:<44}           {_describe(book.sized(kind, region, arch, dim))}"
+                )
+    units = sorted(book.snapshot.data.get("units", {}).get(region, {}))
+    for key in units:
+        print(f"  {key:<44} per unit  {_describe(book.unit(key, region))}")
+    if not units:
+        print(
+            f'  (the snapshot has no service prices for {region}; add them under "units" in '
+            "OTEL_PYTHON_COST_PRICE_FILE)"
+        )
+    if os.environ.get("OTEL_PYTHON_COST_PRICING_API", "true").lower() != "false":
+        print("at run time the Price List API refreshes EC2 prices in the background (source 'api', then 'cache')")
+    return 0

@@ -1,0 +1,109 @@
+"""``otel-cost report``: requests, total, per-request mean and max, compute vs service, idle share, violations."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..store.schema import COLUMNS
+from ..transactions.names import IDLE
+from .common import CliError, open_for_reading, read_rows, window_seconds
+
+_I = {c: i for i, c in enumerate(COLUMNS)}
+
+
+@dataclass
+class Line:
+    group: str
+    requests: int = 0
+    total_usd: float = 0.0
+    mean_usd: float = 0.0
+    max_usd: float = 0.0
+    compute_usd: float = 0.0
+    service_usd: float = 0.0
+    budget_violations: int = 0
+
+
+def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
+    """Lines sorted by total (idle excluded), and the idle cost."""
+    lines: dict[str, Line] = {}
+    idle = 0.0
+    for r in rows:
+        if r[_I["transaction_name"]] == IDLE:
+            idle += r[_I["sum_usd"]]
+            continue
+        group = {
+            "transaction": r[_I["transaction_name"]],
+            "service": r[_I["service"]],
+            "host": f"{r[_I['instance_type']]} {r[_I['region']]}",
+        }[by]
+        line = lines.setdefault(group, Line(group))
+        line.requests += r[_I["count"]]
+        line.total_usd += r[_I["sum_usd"]]
+        line.compute_usd += r[_I["compute_usd"]]
+        line.service_usd += r[_I["service_usd"]]
+        line.max_usd = max(line.max_usd, r[_I["max_usd"]])
+        line.budget_violations += r[_I["budget_exceeded"]]
+    for line in lines.values():
+        line.mean_usd = line.total_usd / line.requests if line.requests else 0.0
+    return sorted(lines.values(), key=lambda line: line.total_usd, reverse=True), idle
+
+
+def run_report(args: Any) -> int:
+    seconds = window_seconds(args.since)
+    store, shown = open_for_reading(args.store)
+    rows = read_rows(store, time.time() - seconds, shown)
+    if not rows:
+        raise CliError(f"no cost data in the last {args.since} in {shown}", code=1)
+    lines, idle = summarize(rows, args.by)
+    total = sum(line.total_usd for line in lines) + idle
+    if args.format == "json":
+        json.dump(
+            {
+                "window": args.since,
+                "by": args.by,
+                "lines": [asdict(x) for x in lines],
+                "idle_usd": idle,
+                "total_usd": total,
+                "idle_share": idle / total if total else 0.0,
+            },
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(list(asdict(Line("")).keys()))
+        for line in lines:
+            writer.writerow(list(asdict(line).values()))
+        writer.writerow([IDLE, 0, idle, 0, 0, idle, 0, 0])
+    else:
+        _table(lines, idle, total, args, shown)
+    if args.plot:
+        from .plot import plot
+
+        plot(rows, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _table(lines: list[Line], idle: float, total: float, args: Any, shown: str) -> None:
+    print(f"cost by {args.by}, last {args.since}, from {shown}")
+    head = (
+        f"{args.by:<32}{'requests':>9}{'total $':>14}{'$/request':>13}{'max $':>13}{'compute $':>13}"
+        f"{'service $':>13}{'over budget':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    for x in lines:
+        print(
+            f"{x.group[:31]:<32}{x.requests:>9}{x.total_usd:>14.8f}{x.mean_usd:>13.9f}{x.max_usd:>13.9f}"
+            f"{x.compute_usd:>13.8f}{x.service_usd:>13.8f}{x.budget_violations:>12}"
+        )
+    print("-" * len(head))
+    share = idle / total if total else 0.0
+    print(f"{'idle (no request in flight)':<32}{'':>9}{idle:>14.8f}   {share:.1%} of the total ${total:.8f}")

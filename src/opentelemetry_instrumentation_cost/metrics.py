@@ -1,0 +1,41 @@
+"""OTel metrics through the globally configured MeterProvider (``--metrics_exporter otlp|console|prometheus``).
+
+Recorded by the flusher from what the aggregates drained, not on the request path.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import metrics
+
+from .version import __version__
+
+TRANSACTION = "cost.transaction"
+COMPONENT = "cost.component"
+
+
+class CostMetrics:
+    def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        meter = metrics.get_meter("opentelemetry-instrumentation-cost", __version__, meter_provider)
+        self.cost = meter.create_counter(
+            "cost.usd", unit="USD", description="Estimated cost, by transaction and component"
+        )
+        self.idle = meter.create_counter("cost.idle.usd", unit="USD", description="Host cost with no request in flight")
+        self.transaction = meter.create_histogram(
+            "cost.transaction.usd", unit="USD", description="Estimated cost of one transaction in this process"
+        )
+        self.dropped = meter.create_counter(
+            "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
+        )
+
+    def record(self, values: list[tuple[str, float, float | None, dict[str, float] | None]], idle: float) -> None:
+        for transaction, total, compute, by_service in values:
+            if compute is not None:
+                self.cost.add(compute, {TRANSACTION: transaction, COMPONENT: "compute"})
+            for service, usd in (by_service or {}).items():
+                self.cost.add(usd, {TRANSACTION: transaction, COMPONENT: f"aws.{service}"})
+            self.transaction.record(total, {TRANSACTION: transaction})
+        if idle > 0.0:
+            self.idle.add(idle)
+
+    def batch_dropped(self) -> None:
+        self.dropped.add(1)

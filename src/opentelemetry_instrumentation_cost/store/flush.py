@@ -1,0 +1,105 @@
+"""The flusher: every ``OTEL_PYTHON_COST_FLUSH_INTERVAL`` seconds and at shutdown, drain the aggregates, add the
+idle time, report metrics, and write batches to the store, in order, keeping them while it is unreachable."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from time import time_ns
+from typing import Any
+
+from .._log import error_once, warn_once
+from ..transactions.names import IDLE
+from .aggregate import Aggregator
+from .model import Batch, Row, StoreUnavailable
+
+
+class Flusher:
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        store: Any,
+        interval_s: float,
+        max_batches: int,
+        idle_total: Callable[[int], float],
+        service_name: Callable[[], str],
+        metrics: Any = None,
+    ) -> None:
+        self.aggregator = aggregator
+        self.store = store
+        self.interval_s = interval_s
+        self.max_batches = max_batches
+        self._idle_total = idle_total
+        self._service_name = service_name
+        self.metrics = metrics
+        self._idle_seen = 0.0
+        self.pending: deque[Batch] = deque()
+        self.dropped_batches = 0
+        self._lock = threading.Lock()  # one flush at a time
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="otel-cost-flush", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.flush()
+
+    def flush(self) -> bool:
+        """One flush; True when nothing is left pending. Never raises."""
+        try:
+            with self._lock:
+                self._collect()
+                return self._write_pending()
+        except Exception:
+            error_once("flush", "cost: flushing cost aggregates failed")
+            return False
+
+    def _collect(self) -> None:
+        now = time_ns()
+        idle_total = self._idle_total(now)
+        idle, self._idle_seen = idle_total - self._idle_seen, idle_total
+        if idle > 0.0:
+            key = (now // 60_000_000_000 * 60, self._service_name(), IDLE, *self.aggregator.host)
+            self.aggregator.add(key, Row(count=0, sum_usd=idle, compute_usd=idle))
+        rows, values = self.aggregator.drain()
+        if self.metrics is not None:
+            self.metrics.record(values, idle)
+        if rows:
+            self.pending.append(Batch(rows))
+        while len(self.pending) > self.max_batches:
+            self.pending.popleft()
+            self.dropped_batches += 1
+            if self.metrics is not None:
+                self.metrics.batch_dropped()
+            warn_once(
+                "buffer-full",
+                "cost: the store has been unreachable too long; %d batches dropped so far "
+                "(OTEL_PYTHON_COST_BUFFER_MAX_BATCHES=%d)",
+                self.dropped_batches,
+                self.max_batches,
+            )
+
+    def _write_pending(self) -> bool:
+        if self.store is None:
+            self.pending.clear()
+            return True
+        while self.pending:
+            try:
+                self.store.write(self.pending[0])
+            except StoreUnavailable as exc:
+                warn_once(
+                    "store-down",
+                    "cost: the cost store is unavailable (%s); keeping %d batches in memory",
+                    exc,
+                    len(self.pending),
+                )
+                return False
+            self.pending.popleft()
+        return True

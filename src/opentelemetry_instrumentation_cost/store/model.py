@@ -1,0 +1,39 @@
+"""What is stored: one row per minute × service × transaction × host, and batches of them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+# (bucket start in epoch seconds, service.name, transaction, instance type, region)
+Key = tuple[int, str, str, str, str]
+
+
+@dataclass(slots=True)
+class Row:
+    count: int = 0
+    sum_usd: float = 0.0
+    compute_usd: float = 0.0
+    service_usd: float = 0.0
+    max_usd: float = 0.0
+    budget_exceeded: int = 0
+
+    def merge(self, other: Row) -> None:
+        self.count += other.count
+        self.sum_usd += other.sum_usd
+        self.compute_usd += other.compute_usd
+        self.service_usd += other.service_usd
+        self.max_usd = max(self.max_usd, other.max_usd)
+        self.budget_exceeded += other.budget_exceeded
+
+
+@dataclass
+class Batch:
+    """Rows flushed together; the id makes a write idempotent (a retried batch is never added twice)."""
+
+    rows: dict[Key, Row]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or written; the batch stays buffered. The message holds no credentials."""

@@ -1,0 +1,153 @@
+"""PostgreSQL: one table declaratively partitioned by range on the bucket start, one partition per day.
+
+Partitions are created ahead (today + 2 days, and any day a batch touches) and dropped after the retention period;
+schema changes and partition DDL run under an advisory lock, so many processes on many hosts can start at once.
+Rows for the same key are merged with ``INSERT ... ON CONFLICT DO UPDATE``; a batch's id is recorded in the same
+transaction, so a batch retried after an unknown commit outcome is never added twice. psycopg 3 with its pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .model import Batch, StoreUnavailable
+from .schema import BATCHES, COLUMNS, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
+from .urls import redact
+
+_LOCK_KEY = 0x0C057  # advisory lock id for schema and partition DDL
+_DDL = (
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        bucket_start timestamptz NOT NULL, service text NOT NULL, transaction_name text NOT NULL,
+        instance_type text NOT NULL, region text NOT NULL, count bigint NOT NULL,
+        sum_usd double precision NOT NULL, compute_usd double precision NOT NULL,
+        service_usd double precision NOT NULL, budget_exceeded bigint NOT NULL, max_usd double precision NOT NULL,
+        PRIMARY KEY ({", ".join(KEY)})) PARTITION BY RANGE (bucket_start)""",
+    f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+)
+_UPSERT = upsert("%s", "to_timestamp(%s)", "GREATEST")
+
+
+def partition_name(day: date) -> str:
+    return f"{TABLE}_p{day:%Y%m%d}"
+
+
+class PostgresStore:
+    def __init__(self, url: str, retention_days: int = 90) -> None:
+        import logging
+
+        from psycopg_pool import ConnectionPool
+
+        pool_log = logging.getLogger("psycopg.pool")
+        if pool_log.level == logging.NOTSET:  # its reconnect warnings repeat ours, unthrottled: quiet unless asked
+            pool_log.setLevel(logging.ERROR)
+
+        self.url = url
+        self.retention_days = retention_days
+        self._pool = ConnectionPool(
+            url,
+            min_size=0,
+            max_size=2,
+            open=False,
+            timeout=5,
+            kwargs={"connect_timeout": 3},
+            name="otel-cost",
+        )
+        self._pool.open(wait=False)
+        self._partitions: set[date] = set()
+        self._migrated = False
+        self._pruned_on: date | None = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return redact(self.url)
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        # psycopg messages can quote the connection string; keep only the class and the server's first line
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return StoreUnavailable(f"PostgreSQL {redact(self.url)}: {exc.__class__.__name__}: {redact(first)}")
+
+    def write(self, batch: Batch) -> None:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        with self._lock:
+            try:
+                with self._pool.connection() as conn:
+                    self._prepare(conn, {datetime.fromtimestamp(k[0], UTC).date() for k in batch.rows})
+                    with conn.transaction():
+                        cur = conn.execute(
+                            f"INSERT INTO {BATCHES} (batch_id) VALUES (%s) ON CONFLICT DO NOTHING", (batch.id,)
+                        )
+                        if cur.rowcount == 1:
+                            with conn.cursor() as many:
+                                many.executemany(_UPSERT, [row_values(k, r) for k, r in batch.rows.items()])
+            except psycopg.errors.CheckViolation as exc:  # no partition for a row: someone dropped it; recreate
+                self._partitions.clear()
+                raise self._unavailable(exc) from None
+            except (psycopg.Error, PoolTimeout, OSError) as exc:
+                self._migrated = False if isinstance(exc, psycopg.errors.UndefinedTable) else self._migrated
+                raise self._unavailable(exc) from None
+
+    def _prepare(self, conn: Any, days: set[date]) -> None:
+        """Schema, partitions for ``days`` and the days ahead, and retention: each only when needed."""
+        today = datetime.now(UTC).date()
+        wanted = days | {today + timedelta(days=n) for n in range(3)}
+        missing = wanted - self._partitions
+        if self._migrated and not missing and self._pruned_on == today:
+            return
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if not self._migrated:
+                for ddl in _DDL:
+                    conn.execute(ddl)
+                conn.execute(f"INSERT INTO {VERSIONS} (version) VALUES (%s) ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))
+                self._migrated = True
+            for day in sorted(missing):
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF {TABLE} "
+                    f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+                )
+            self._partitions |= missing
+            if self._pruned_on != today:
+                self._drop_old(conn, today)
+                self._pruned_on = today
+
+    def _drop_old(self, conn: Any, today: date) -> None:
+        cutoff = today - timedelta(days=self.retention_days)
+        names = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+            (TABLE,),
+        ).fetchall()
+        for (name,) in names:
+            try:
+                day = datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").date()
+            except (IndexError, ValueError):
+                continue
+            if day < cutoff:
+                conn.execute(f"DROP TABLE IF EXISTS {name}")  # the name was built by partition_name, never input
+                self._partitions.discard(day)
+        conn.execute(
+            f"DELETE FROM {BATCHES} WHERE applied_at < now() - make_interval(days => %s)", (self.retention_days,)
+        )
+
+    def rows(self, since_epoch: float) -> list[tuple]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        cols = ", ".join("extract(epoch from bucket_start)::bigint" if c == "bucket_start" else c for c in COLUMNS)
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(
+                    f"SELECT {cols} FROM {TABLE} WHERE bucket_start >= to_timestamp(%s)", (since_epoch,)
+                ).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,35 @@
+"""Transaction names are untrusted input (they arrive in baggage): bounded length, no control characters, and a
+cap on distinct names per process, past which names are counted under ``<other>``."""
+
+from __future__ import annotations
+
+import threading
+
+MAX_LENGTH = 128
+OTHER = "<other>"
+IDLE = "<idle>"
+BAGGAGE_KEY = "cost.transaction"
+_CONTROL = {i: None for i in (*range(0x20), 0x7F)}
+
+
+class TransactionNames:
+    def __init__(self, max_distinct: int) -> None:
+        self._max = max_distinct
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def admit(self, raw: str) -> str:
+        """The name to use for ``raw``: cleaned, and ``<other>`` once the process has seen too many."""
+        if raw in self._seen:  # the common case: a known route name, no lock
+            return raw
+        name = raw[: MAX_LENGTH * 4].translate(_CONTROL).strip()[:MAX_LENGTH] or OTHER
+        with self._lock:
+            if name in self._seen:
+                return name
+            if len(self._seen) >= self._max:
+                return OTHER
+            self._seen.add(name)
+            return name
+
+    def __len__(self) -> int:
+        return len(self._seen)
