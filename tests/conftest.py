@@ -72,3 +72,23 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def server_spans(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in spans if s["kind"] == "SpanKind.SERVER"]
+
+
+PG_ADMIN = os.environ.get("OTEL_COST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL server (127.0.0.1:5432; `make test` starts one where needed)."""
+    import uuid
+
+    import psycopg
+
+    name = f"otel_cost_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

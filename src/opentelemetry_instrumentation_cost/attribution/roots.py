@@ -31,7 +31,7 @@ _NAME = sc.COST_TRANSACTION
 class RootSink(Protocol):
     """Where each ended local root is reported (the in-process aggregates)."""
 
-    def record(self, span: Any, token: Token, transaction: str, compute: float | None) -> None: ...
+    def record(self, span: Any, token: Token, transaction: str, compute: float | None, end_ns: int) -> None: ...
 
 
 class RootTracker:
@@ -105,7 +105,7 @@ class RootTracker:
             else:
                 write_attributes(span, self._uncommon(compute, partial_, token), {_NAME: name})
             if self.sink is not None:
-                self.sink.record(span, token, name, compute)
+                self.sink.record(span, token, name, compute, end_time)
         except Exception:
             error_once("root-end", "cost: failed to price a local root")
         original_end(end_time)

@@ -28,16 +28,13 @@ class Aggregator:
             self._services[id(resource)] = name
         return name
 
-    def record(self, span: Any, token: Token, transaction: str, compute: float | None, exceeded: bool = False) -> None:
-        """One ended local root (called from its ``end``)."""
+    def record(
+        self, span: Any, token: Token, transaction: str, compute: float | None, end_ns: int, exceeded: bool = False
+    ) -> None:
+        """One ended local root (called from its ``end``, before the SDK's: the span has no end time yet)."""
         services = token.services_usd
         total = (compute or 0.0) + services
-        key = (
-            span.end_time // 60_000_000_000 * 60 if span.end_time else 0,
-            self._service_name(span),
-            transaction,
-            *self.host,
-        )
+        key = (end_ns // 60_000_000_000 * 60, self._service_name(span), transaction, *self.host)
         with self._lock:
             row = self._rows.get(key)
             if row is None:

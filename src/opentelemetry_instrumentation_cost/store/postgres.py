@@ -74,16 +74,19 @@ class PostgresStore:
         from psycopg_pool import PoolTimeout
 
         with self._lock:
+            cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).timestamp()
+            rows = {k: r for k, r in batch.rows.items() if k[0] >= cutoff}  # older rows would be dropped anyway
             try:
                 with self._pool.connection() as conn:
-                    self._prepare(conn, {datetime.fromtimestamp(k[0], UTC).date() for k in batch.rows})
+                    self._prepare(conn, {datetime.fromtimestamp(k[0], UTC).date() for k in rows})
                     with conn.transaction():
                         cur = conn.execute(
                             f"INSERT INTO {BATCHES} (batch_id) VALUES (%s) ON CONFLICT DO NOTHING", (batch.id,)
                         )
                         if cur.rowcount == 1:
                             with conn.cursor() as many:
-                                many.executemany(_UPSERT, [row_values(k, r) for k, r in batch.rows.items()])
+                                if rows:
+                                    many.executemany(_UPSERT, [row_values(k, r) for k, r in rows.items()])
             except psycopg.errors.CheckViolation as exc:  # no partition for a row: someone dropped it; recreate
                 self._partitions.clear()
                 raise self._unavailable(exc) from None

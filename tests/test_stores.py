@@ -1,0 +1,206 @@
+"""SQLite and a real PostgreSQL: the same report for the same rows, partitions, retention, exactly-once writes,
+many writers adding up, and an outage (store down at start, cut mid-run, back) with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from opentelemetry_instrumentation_cost.cli.report import summarize
+from opentelemetry_instrumentation_cost.config import Settings
+from opentelemetry_instrumentation_cost.store.model import Batch, Row, StoreUnavailable
+from opentelemetry_instrumentation_cost.store.postgres import PostgresStore, partition_name
+from opentelemetry_instrumentation_cost.store.sqlite import SQLiteStore
+from tests.fakes.tcpproxy import TcpProxy
+from tests.inprocess import instrumented, memory_provider
+
+NOW = int(time.time()) // 60 * 60
+
+
+def _batch() -> Batch:
+    return Batch(
+        {
+            (NOW, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(3, 0.006, 0.0015, 0.0045, 0.0025, 1),
+            (NOW - 60, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(1, 0.002, 0.0005, 0.0015, 0.002, 0),
+            (NOW, "quote", "POST /checkout", "m5.large", "us-east-1"): Row(3, 0.0003, 0.0003, 0.0, 0.0001, 0),
+            (NOW, "shop", "<idle>", "m5.large", "us-east-1"): Row(0, 0.001, 0.001, 0.0, 0.0, 0),
+        }
+    )
+
+
+def _stores(tmp_path: Path, pg_url: str) -> list:
+    return [SQLiteStore(tmp_path / "c.db"), PostgresStore(pg_url)]
+
+
+def test_sqlite_and_postgresql_give_the_same_report(tmp_path: Path, pg_url: str) -> None:
+    reports = []
+    for store in _stores(tmp_path, pg_url):
+        store.write(_batch())
+        store.write(
+            Batch({(NOW, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(1, 0.001, 0.001, 0, 0.003, 0)})
+        )
+        reports.append(summarize(store.rows(NOW - 3600), "transaction"))
+        store.close()
+    (lines, idle), (pg_lines, pg_idle) = reports
+    assert idle == pg_idle == pytest.approx(0.001)
+    assert [(x.group, x.requests, x.budget_violations) for x in lines] == [("POST /checkout", 8, 1)]
+    assert [(x.group, x.requests, x.budget_violations) for x in pg_lines] == [("POST /checkout", 8, 1)]
+    for a, b in zip(lines, pg_lines, strict=True):
+        assert (a.total_usd, a.compute_usd, a.service_usd, a.max_usd) == pytest.approx(
+            (b.total_usd, b.compute_usd, b.service_usd, b.max_usd), rel=1e-12
+        )
+    assert lines[0].max_usd == 0.003 and lines[0].total_usd == pytest.approx(0.0093)
+
+
+def test_a_batch_written_twice_counts_once(tmp_path: Path, pg_url: str) -> None:
+    for store in _stores(tmp_path, pg_url):
+        batch = _batch()
+        store.write(batch)
+        store.write(batch)  # a retry after a commit whose outcome was unknown
+        (line,), _ = summarize(store.rows(NOW - 3600), "transaction")
+        assert line.requests == 7
+        store.close()
+
+
+def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url: str) -> None:
+    today = datetime.now(UTC).date()
+    old_day = today - timedelta(days=120)
+    store = PostgresStore(pg_url, retention_days=90)
+    store.write(_batch())
+    store.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+            "WHERE c.relname = 'otel_cost_transactions'"
+        ).fetchone() == (1,)
+        parts = set(_partitions(conn))
+        assert {partition_name(today + timedelta(days=n)) for n in range(3)} <= parts  # created ahead
+        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(1,)]
+        # a partition left from 120 days ago, with its rows
+        conn.execute(
+            f"CREATE TABLE {partition_name(old_day)} PARTITION OF otel_cost_transactions FOR VALUES "
+            f"FROM ('{old_day}') TO ('{old_day + timedelta(days=1)}')"
+        )
+        conn.execute(
+            "INSERT INTO otel_cost_transactions VALUES (%s, 'shop', 't', 'm5.large', 'us-east-1', 1, 1, 1, 0, 0, 1)",
+            (datetime(old_day.year, old_day.month, old_day.day, 12, tzinfo=UTC),),
+        )
+    later = PostgresStore(pg_url, retention_days=90)  # a process's first write of the day prunes
+    later.write(Batch({(NOW, "shop", "GET /", "m5.large", "us-east-1"): Row(1, 1.0, 1.0, 0, 1.0, 0)}))
+    old_row = Batch(
+        {
+            (
+                int(datetime(old_day.year, old_day.month, old_day.day, 13, tzinfo=UTC).timestamp()),
+                "shop",
+                "t",
+                "m5.large",
+                "us-east-1",
+            ): Row(1, 1.0, 1.0, 0, 1.0, 0)
+        }
+    )
+    later.write(old_row)  # a row older than the retention is discarded, not an error
+    later.close()
+    with psycopg.connect(pg_url) as conn:
+        remaining = set(_partitions(conn))
+    assert partition_name(old_day) not in remaining and partition_name(today) in remaining
+
+
+def _partitions(conn: psycopg.Connection) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'otel_cost_transactions'"
+        )
+    ]
+
+
+WRITER = """
+import sys
+from opentelemetry_instrumentation_cost.store.model import Batch, Row
+from opentelemetry_instrumentation_cost.store.open import open_store
+store = open_store(sys.argv[1])
+key = (int(sys.argv[2]), "shop", "POST /checkout", "m5.large", "us-east-1")
+for _ in range(5):
+    store.write(Batch({key: Row(1, 0.5, 0.5, 0, 0.5, 0)}))
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_processes_writing_the_same_keys_add_up(tmp_path: Path, pg_url: str, kind: str) -> None:
+    url = pg_url if kind == "postgresql" else f"sqlite:///{tmp_path}/shared.db"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(NOW)]) for _ in range(3)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0]
+    store = PostgresStore(url) if kind == "postgresql" else SQLiteStore(tmp_path / "shared.db")
+    (line,), _ = summarize(store.rows(NOW - 60), "transaction")
+    store.close()
+    assert (line.requests, line.total_usd) == (15, pytest.approx(7.5))
+
+
+def test_outage_loses_and_doubles_nothing(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL behind a loopback proxy: down at start, cut mid-run, back; compared with the spans themselves."""
+    target = psycopg.conninfo.conninfo_to_dict(pg_url)
+    with TcpProxy(("127.0.0.1", int(target.get("port", 5432)))) as proxy:
+        url = pg_url.replace(":5432/", f":{proxy.port}/")
+        settings = Settings(
+            instance_type="m5.large",
+            pricing_api=False,
+            host_share=1.0,
+            imds_disabled=True,
+            store_url=url,
+            flush_interval_s=3600,
+        )
+        provider, exporter = memory_provider()
+        tracer = provider.get_tracer("t")
+        with instrumented(settings, tracer_provider=provider) as inst:
+            runtime = inst.runtime
+            assert runtime is not None
+
+            def requests(n: int) -> None:
+                for _ in range(n):
+                    with tracer.start_as_current_span("POST /checkout"):
+                        pass
+
+            requests(5)
+            assert runtime.flush() is False  # down at start: kept in memory
+            proxy.up()
+            requests(3)
+            assert runtime.flush() is True  # back: both batches written, in order
+            requests(4)
+            proxy.down()  # killed mid-run
+            assert runtime.flush() is False
+            proxy.up()  # restarted
+            requests(2)
+            assert runtime.flush() is True
+            assert runtime.flusher.dropped_batches == 0
+    spans = exporter.get_finished_spans()
+    store = PostgresStore(pg_url)
+    lines, _ = summarize(store.rows(NOW - 3600), "transaction")
+    store.close()
+    (line,) = lines
+    assert line.requests == len(spans) == 14
+    assert line.total_usd == pytest.approx(sum(s.attributes["cost.transaction.usd"] for s in spans), rel=1e-9)
+
+
+def test_buffer_is_bounded_and_drops_the_oldest(caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry_instrumentation_cost.store.aggregate import Aggregator
+    from opentelemetry_instrumentation_cost.store.flush import Flusher
+
+    class Down:
+        def write(self, batch: Batch) -> None:
+            raise StoreUnavailable("PostgreSQL postgresql://u:***@db/x: OperationalError")
+
+    agg = Aggregator(("m5.large", "us-east-1"))
+    flusher = Flusher(agg, Down(), 3600, 3, lambda now: 0.0, lambda: "shop")
+    for i in range(5):
+        agg.add((NOW + i * 60, "shop", "t", "m5.large", "us-east-1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
+        flusher.flush()
+    assert len(flusher.pending) == 3 and flusher.dropped_batches == 2
+    assert [min(b.rows)[0] for b in flusher.pending] == [NOW + 120, NOW + 180, NOW + 240]  # the newest kept
+    assert any("2 batches dropped" in r.getMessage() or "batches dropped" in r.getMessage() for r in caplog.records)
