@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
+	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check src tests scripts bench examples
 	$(BIN)/python -m pytest -q
 

@@ -7,6 +7,7 @@ Starts moto's server, runs examples/flask_app/app.py with zero code changes unde
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.harness import BIN, ROOT, http, run_example, run_moto
 
 WORK = ROOT / ".demo"
+STORE = f"sqlite:///{WORK}/costs.db"
 
 
 def _env(moto_url: str) -> dict[str, str]:
@@ -33,6 +35,8 @@ def _env(moto_url: str) -> dict[str, str]:
         OTEL_PYTHON_COST_HOST_SHARE="0.5",
         OTEL_PYTHON_COST_PRICING_API="false",  # no AWS account here: the bundled, dated snapshot prices it
         OTEL_PYTHON_COST_CACHE_DIR=str(WORK / "cache"),
+        OTEL_PYTHON_COST_STORE_URL=STORE,  # the embedded default store, in the demo's own folder
+        OTEL_PYTHON_COST_FLUSH_INTERVAL="1",
         OTEL_SERVICE_NAME="shop",
         OTEL_METRICS_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
@@ -98,12 +102,30 @@ def _report(spans: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     WORK.mkdir(exist_ok=True)
+    (WORK / "costs.db").unlink(missing_ok=True)
     with run_moto(WORK / "logs") as moto_url:
-        print(f"moto server on {moto_url}; starting the shop under opentelemetry-instrument ...")
-        with run_example(WORK / "logs", _env(moto_url)) as app:
-            _traffic(app.url)
-            spans = app.spans()
+        print(f"moto server on {moto_url}; starting two services under opentelemetry-instrument:")
+        print("  'shop' (checkout) calls 'quote' over HTTP; the transaction name travels in W3C baggage")
+        with run_example(WORK / "logs", {**_env(moto_url), "OTEL_SERVICE_NAME": "quote"}) as quote:
+            env = {**_env(moto_url), "QUOTE_URL": quote.url}
+            with run_example(WORK / "logs", env) as app:
+                _traffic(app.url)
+                spans = app.spans()
+            quote_spans = quote.spans()
     _report(spans)
+    downstream = [s for s in quote_spans if s["kind"] == "SpanKind.SERVER" and "quote" in s["name"]]
+    if downstream:
+        print(
+            f"\ndownstream 'quote' spans carry cost.transaction = {downstream[0]['attributes']['cost.transaction']!r}"
+        )
+    print(f"\n$ otel-cost report --store {STORE}")
+    sys.stdout.flush()
+    subprocess.run([str(BIN / "otel-cost"), "report", "--store", STORE, "--since", "10m"], check=False)
+    print(f"\n$ otel-cost report --by service --store {STORE}")
+    sys.stdout.flush()
+    subprocess.run(
+        [str(BIN / "otel-cost"), "report", "--by", "service", "--store", STORE, "--since", "10m"], check=False
+    )
 
 
 if __name__ == "__main__":
