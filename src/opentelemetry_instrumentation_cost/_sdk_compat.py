@@ -34,12 +34,10 @@ def write_attributes(
 
 def write_attribute(span: Any, key: str, value: types.AttributeValue) -> None:
     """One attribute on a span just started (the hot path for every child span)."""
-    try:
-        bounded = span._attributes
-        inner = bounded._dict
-        if type(inner) is dict and not bounded._immutable and (bounded.maxlen is None or len(inner) < bounded.maxlen):
-            inner[key] = value
-            return
-    except AttributeError:
-        pass
-    span.set_attribute(key, value)
+    bounded = span._attributes
+    inner = bounded._dict
+    maxlen = bounded.maxlen
+    if not bounded._immutable and (maxlen is None or len(inner) < maxlen):
+        inner[key] = value
+    else:
+        span.set_attribute(key, value)

@@ -28,12 +28,17 @@ class CostMetrics:
         )
 
     def record(self, values: list[tuple[str, float, float | None, dict[str, float] | None]], idle: float) -> None:
+        """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
+        sums: dict[tuple[str, str], float] = {}
         for transaction, total, compute, by_service in values:
             if compute is not None:
-                self.cost.add(compute, {TRANSACTION: transaction, COMPONENT: "compute"})
+                sums[transaction, "compute"] = sums.get((transaction, "compute"), 0.0) + compute
             for service, usd in (by_service or {}).items():
-                self.cost.add(usd, {TRANSACTION: transaction, COMPONENT: f"aws.{service}"})
+                key = (transaction, f"aws.{service}")
+                sums[key] = sums.get(key, 0.0) + usd
             self.transaction.record(total, {TRANSACTION: transaction})
+        for (transaction, component), usd in sums.items():
+            self.cost.add(usd, {TRANSACTION: transaction, COMPONENT: component})
         if idle > 0.0:
             self.idle.add(idle)
 

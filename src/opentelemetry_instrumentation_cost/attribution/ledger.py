@@ -31,6 +31,7 @@ class Token:
     __slots__ = (
         "acc",
         "by_service",
+        "edge",
         "own_usd",
         "prev",
         "services_usd",
@@ -50,7 +51,8 @@ class Token:
         self.services_usd = 0.0  # every service charge in the transaction (this process)
         self.own_usd = 0.0  # the service charges that landed on the root span itself
         self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
-        self.transaction: str | None = None  # from incoming baggage; None at the edge (the root's name is used)
+        self.transaction: str | None = None  # from incoming baggage, or (edge) the root's name once first asked
+        self.edge = False
         self.span: Any = None
 
 
@@ -76,6 +78,7 @@ class ComputeLedger:
         self._idle = 0.0
         self._attributed = 0.0
         self._by_trace: dict[int, Token] = {}
+        self.roots = self._by_trace  # read-only view for the hot path: trace id → innermost local root in flight
 
     def _advance(self, t: int) -> None:
         dt = t - self._last
@@ -160,6 +163,6 @@ class ComputeLedger:
         self._lock = threading.Lock()
         self._last = now_ns
         self._n = 0
-        self._by_trace = {}
+        self._by_trace.clear()  # the same dict: ``roots`` stays valid
         self._acc = self._unpriced = self._host = self._idle = self._attributed = 0.0
         self._busy_ns = 0

@@ -46,6 +46,7 @@ class RootTracker:
         trust_baggage: bool,
     ) -> None:
         self._ledger = ledger
+        self._roots = ledger.roots
         self._ready = ready
         self._ready_by = ready_by  # seconds left to wait for host detection
         self.names = names
@@ -76,19 +77,24 @@ class RootTracker:
             error_once("root-start", "cost: failed to track a local root")
 
     def transaction_of(self, token: Token) -> str:
-        """The transaction a root belongs to: from baggage, else (at the edge) the root span's own name."""
-        return token.transaction if token.transaction is not None else self.names.admit(token.span.name)
+        """The transaction a root belongs to: from baggage, else (at the edge) the root span's name, cached on the
+        token for its children and outgoing calls (the root itself takes its final name at its end)."""
+        name = token.transaction
+        if name is None:
+            name = token.transaction = self.names.admit(token.span.name)
+            token.edge = True
+        return name
 
     def transaction_for_trace(self, trace_id: int) -> str | None:
-        token = self._ledger.root_of(trace_id)
+        token = self._roots.get(trace_id)
         return None if token is None else self.transaction_of(token)
 
     def child_started(self, span: Any) -> None:
-        """A non-root span: it carries its transaction's name too."""
-        token = self._ledger.root_of(span._context.trace_id)
+        """A non-root span: it carries its transaction's name too (the hot path for every child span)."""
+        token = self._roots.get(span._context.trace_id)
         if token is not None:
             try:
-                write_attribute(span, _NAME, self.transaction_of(token))
+                write_attribute(span, _NAME, token.transaction or self.transaction_of(token))
             except Exception:
                 error_once("child-start", "cost: failed to name a span's transaction")
 
@@ -98,7 +104,7 @@ class RootTracker:
             if end_time is None:
                 end_time = time_ns()
             compute, partial_ = self._ledger.close(token, end_time)
-            name = self.transaction_of(token)
+            name = self.names.admit(span.name) if token.edge or token.transaction is None else token.transaction
             if compute is not None and not partial_ and not token.own_usd:
                 own = {_USD: compute, _COMPUTE: compute, _TRANSACTION: compute + token.services_usd, _NAME: name}
                 write_attributes(span, self._static, own)
