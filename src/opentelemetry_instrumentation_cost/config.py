@@ -47,6 +47,8 @@ class Settings:
     flush_interval_s: float = 10.0
     retention_days: int = 90
     buffer_max_batches: int = 360
+    budgets: str | None = None  # raw OTEL_PYTHON_COST_BUDGETS, parsed by budgets.config
+    budget_enforce: bool = False
     # botocore's own settings, honoured as botocore does
     imds_endpoint: str = "http://169.254.169.254"
     imds_disabled: bool = False
@@ -74,6 +76,8 @@ class Settings:
             flush_interval_s=r.parse("OTEL_PYTHON_COST_FLUSH_INTERVAL", 10.0, _positive, "10"),
             retention_days=r.parse("OTEL_PYTHON_COST_RETENTION_DAYS", 90, _positive_int, "90"),
             buffer_max_batches=r.parse("OTEL_PYTHON_COST_BUFFER_MAX_BATCHES", 360, _positive_int, "360"),
+            budgets=r.text("OTEL_PYTHON_COST_BUDGETS"),
+            budget_enforce=r.parse("OTEL_PYTHON_COST_BUDGET_ACTION", False, _action, "annotate"),
             imds_endpoint=(r.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") or cls.imds_endpoint).rstrip("/"),
             imds_disabled=r.flag("AWS_EC2_METADATA_DISABLED", False),
             aws_region=r.text("AWS_REGION") or r.text("AWS_DEFAULT_REGION"),
@@ -158,6 +162,12 @@ def _store_url(value: str) -> str:
     if value == "none" or value.startswith(("sqlite://", "postgresql://", "postgres://")):
         return value
     raise ValueError("expected sqlite:///PATH, postgresql://... or none")
+
+
+def _action(value: str) -> bool:
+    if value not in ("annotate", "enforce"):
+        raise ValueError("expected annotate or enforce")
+    return value == "enforce"
 
 
 def _api_region(value: str) -> str:

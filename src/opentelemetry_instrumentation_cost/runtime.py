@@ -21,6 +21,8 @@ from ._cache import DiskCache
 from ._log import error_once, warn_once
 from .attribution.ledger import ComputeLedger
 from .attribution.roots import RootTracker
+from .budgets.config import parse_budgets
+from .budgets.guard import BudgetGuard
 from .config import Settings
 from .host import BUDGET_S, HostInfo, detect_host
 from .host.local import default_share
@@ -52,6 +54,13 @@ class CostRuntime:
         self.region: str = "us-east-1"
         self.share: float = 1.0
         self.compute: ComputePrice | None = None
+        budgets = parse_budgets(settings.budgets)
+        self.guard = (
+            BudgetGuard(budgets, settings.budget_enforce, self.ledger, meter_provider=meter_provider)
+            if budgets
+            else None
+        )
+        self.tracker.guard = self.guard
         self.aggregator = Aggregator(("unknown", "unknown"))
         self.tracker.sink = self.aggregator
         self.flusher = Flusher(

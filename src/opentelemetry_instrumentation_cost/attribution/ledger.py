@@ -30,10 +30,12 @@ class Token:
 
     __slots__ = (
         "acc",
+        "budget_exceeded",
         "by_service",
         "edge",
         "own_usd",
         "prev",
+        "rate_exceeded",
         "services_usd",
         "span",
         "span_id",
@@ -53,6 +55,8 @@ class Token:
         self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
         self.transaction: str | None = None  # from incoming baggage, or (edge) the root's name once first asked
         self.edge = False
+        self.budget_exceeded = False
+        self.rate_exceeded = False
         self.span: Any = None
 
 
@@ -129,6 +133,12 @@ class ComputeLedger:
             if token.by_service is None:
                 token.by_service = {}
             token.by_service[service] = token.by_service.get(service, 0.0) + usd
+
+    def share_so_far(self, token: Token, now_ns: int) -> float:
+        """A root's compute share up to now, while it is still in flight."""
+        with self._lock:
+            self._advance(now_ns)
+            return self._acc - token.acc
 
     def root_of(self, trace_id: int) -> Token | None:
         """The innermost local root in flight for a trace (a plain dict read: atomic under the GIL)."""

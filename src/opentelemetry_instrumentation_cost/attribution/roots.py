@@ -52,6 +52,7 @@ class RootTracker:
         self.names = names
         self._trust_baggage = trust_baggage
         self.sink: RootSink | None = None
+        self.guard: Any = None  # budgets.guard.BudgetGuard when budgets are configured
         self._static: dict[str, types.AttributeValue] = {sc.COST_PRICING_SOURCE: sc.SOURCE_UNKNOWN}
 
     def set_static(self, attrs: Mapping[str, types.AttributeValue]) -> None:
@@ -105,13 +106,15 @@ class RootTracker:
                 end_time = time_ns()
             compute, partial_ = self._ledger.close(token, end_time)
             name = self.names.admit(span.name) if token.edge or token.transaction is None else token.transaction
+            if self.guard is not None:
+                self.guard.check_end(token, name, (compute or 0.0) + token.services_usd)
             if compute is not None and not partial_ and not token.own_usd:
                 own = {_USD: compute, _COMPUTE: compute, _TRANSACTION: compute + token.services_usd, _NAME: name}
                 write_attributes(span, self._static, own)
             else:
                 write_attributes(span, self._uncommon(compute, partial_, token), {_NAME: name})
             if self.sink is not None:
-                self.sink.record(span, token, name, compute, end_time)
+                self.sink.record(span, token, name, compute, end_time, token.budget_exceeded)
         except Exception:
             error_once("root-end", "cost: failed to price a local root")
         original_end(end_time)

@@ -47,12 +47,19 @@ class BotocoreHooks:
         try:
             from . import registry
 
-            if not self.enabled or not registry.metered(client.meta.service_model.service_name):
+            metered = registry.metered(client.meta.service_model.service_name)
+            guarded = self.runtime.guard is not None and self.runtime.guard.enforce
+            if not self.enabled or not (metered or guarded):
                 return
             meter = self._call_meter()
-            handlers = (meter.before_parameter_build, meter.after_call)
-            for event, handler in zip(_events(client), handlers, strict=True):
-                client.meta.events.register(event, handler, unique_id=_UNIQUE + event)
+            before_parameter_build, before_call, after_call = _events(client)
+            if metered:
+                client.meta.events.register(
+                    before_parameter_build, meter.before_parameter_build, unique_id=_UNIQUE + before_parameter_build
+                )
+                client.meta.events.register(after_call, meter.after_call, unique_id=_UNIQUE + after_call)
+            if guarded:  # enforce mode guards every AWS call, priced or not
+                client.meta.events.register(before_call, meter.before_call, unique_id=_UNIQUE + before_call)
             with self._lock:
                 self._clients.add(client)
         except Exception:
@@ -68,9 +75,9 @@ class BotocoreHooks:
         return self._meter
 
 
-def _events(client: Any) -> tuple[str, str]:
+def _events(client: Any) -> tuple[str, str, str]:
     service_id = client.meta.service_model.service_id.hyphenize()
-    return f"before-parameter-build.{service_id}", f"after-call.{service_id}"
+    return f"before-parameter-build.{service_id}", f"before-call.{service_id}", f"after-call.{service_id}"
 
 
 # patching ClientCreator.create_client, once botocore is imported ----------------------------------------------

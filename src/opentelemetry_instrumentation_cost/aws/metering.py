@@ -56,6 +56,21 @@ class CallMeter:
         except Exception:
             error_once("aws-before", "cost: failed to prepare an AWS call for metering")
 
+    def before_call(self, model: Any, **_: Any) -> None:
+        """Enforce mode: refuse a call whose transaction is already over budget (raises into the boto3 call)."""
+        guard = self.runtime.guard
+        if guard is None or not self.enabled:
+            return
+        try:
+            ctx = trace.get_current_span().get_span_context()
+            root = self.runtime.ledger.root_of(ctx.trace_id) if ctx.is_valid else None
+            name = self.runtime.tracker.transaction_of(root) if root is not None else None
+        except Exception:
+            error_once("aws-guard", "cost: failed to check a budget")
+            return
+        if root is not None and name is not None:
+            guard.check_call(root, name, f"{model.service_model.service_id}.{model.name}")
+
     def after_call(
         self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
@@ -101,6 +116,9 @@ class CallMeter:
             _accumulate(span, charge.usd)
         if root is not None and charge.usd:
             self.runtime.ledger.add_service_cost(root, charge.usd, on_root, call.service)
+            guard = self.runtime.guard
+            if guard is not None:  # the call that crossed the ceiling is named in the event
+                guard.observe(root, self.runtime.tracker.transaction_of(root), f"{span_name(call)}")
         return root
 
     def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
@@ -153,3 +171,7 @@ def _accumulate(span: Any, usd: float) -> None:
             sc.COST_CURRENCY: sc.CURRENCY_USD,
         }
     )
+
+
+def span_name(call: Call) -> str:
+    return f"{call.service}.{call.operation}"

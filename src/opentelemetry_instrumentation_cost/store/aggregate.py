@@ -45,7 +45,7 @@ class Aggregator:
             row.service_usd += services
             if total > row.max_usd:
                 row.max_usd = total
-            row.budget_exceeded += exceeded
+            row.budget_exceeded += 1 if exceeded else 0
             self._values.append((transaction, total, compute, token.by_service))
 
     def add(self, key: Key, row: Row) -> None:
