@@ -97,6 +97,17 @@ def checkout():
     return jsonify(order_id=order_id), 201
 
 
+@app.post("/bulk")
+def bulk():
+    """A loop of DynamoDB writes (an import job, an agent gone round in circles): what budgets are for."""
+    ensure_resources()
+    n = int(request.args.get("n", "20"))
+    batch = request.args.get("batch", str(uuid.uuid4()))
+    for i in range(n):
+        client("dynamodb").put_item(TableName=TABLE, Item={"order_id": {"S": f"{batch}-{i}"}, "batch": {"S": batch}})
+    return jsonify(written=n), 201
+
+
 @app.get("/quote/<item_id>")
 def quote(item_id: str):
     """The downstream service's work: one item lookup."""

@@ -27,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     doctor = sub.add_parser("doctor", help="what was detected, which price sources and store answer, and fixes")
     doctor.add_argument("--store", help="store URL to check (default: OTEL_PYTHON_COST_STORE_URL)")
 
+    budgets = sub.add_parser("budgets", help="fleet budgets from the stored aggregates")
+    budgets_sub = budgets.add_subparsers(dest="budgets_command", required=True)
+    check = budgets_sub.add_parser("check", help="exit 1 when any transaction is over its budget (for cron or CI)")
+    check.add_argument("--store", help="store URL (default: OTEL_PYTHON_COST_STORE_URL, else the SQLite default)")
+    check.add_argument("--window", default="1h", help="window, e.g. 1h (default)")
+    check.add_argument("--budgets", help="budgets, as OTEL_PYTHON_COST_BUDGETS (default: that variable)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
     try:
@@ -38,9 +45,13 @@ def main(argv: list[str] | None = None) -> int:
             from .prices import run_prices
 
             return run_prices(args)
-        from .doctor import run_doctor
+        if args.command == "doctor":
+            from .doctor import run_doctor
 
-        return run_doctor(args)
+            return run_doctor(args)
+        from .budgets import run_budgets_check
+
+        return run_budgets_check(args)
     except CliError as exc:
         print(f"otel-cost: {exc}", file=sys.stderr)
         return exc.code
