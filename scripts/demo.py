@@ -19,6 +19,7 @@ from scripts.harness import BIN, ROOT, http, run_example, run_moto
 
 WORK = ROOT / ".demo"
 STORE = f"sqlite:///{WORK}/costs.db"
+BUDGETS = "POST /checkout=0.00002;POST /bulk=0.000005"
 
 
 def _env(moto_url: str) -> dict[str, str]:
@@ -37,6 +38,7 @@ def _env(moto_url: str) -> dict[str, str]:
         OTEL_PYTHON_COST_CACHE_DIR=str(WORK / "cache"),
         OTEL_PYTHON_COST_STORE_URL=STORE,  # the embedded default store, in the demo's own folder
         OTEL_PYTHON_COST_FLUSH_INTERVAL="1",
+        OTEL_PYTHON_COST_BUDGETS=BUDGETS,  # annotate mode (the default): flag, count and warn, never stop
         OTEL_SERVICE_NAME="shop",
         OTEL_METRICS_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
@@ -48,6 +50,7 @@ def _traffic(url: str) -> None:
     http("GET", url + "/items/1")
     for n in range(3):
         http("POST", url + "/checkout", {"items": [str(n + 1)]})
+    http("POST", url + "/bulk?n=20")  # 20 DynamoDB writes: over its $0.000005 budget
     threads = [threading.Thread(target=http, args=("GET", url + "/health?work_ms=50")) for _ in range(4)]
     for t in threads:
         t.start()
@@ -113,6 +116,14 @@ def main() -> None:
                 spans = app.spans()
             quote_spans = quote.spans()
     _report(spans)
+    bulk = next(s for s in spans if s["name"] == "POST /bulk")
+    a = bulk["attributes"]
+    event = next(e for e in bulk["events"] if e["name"] == "cost.budget.exceeded")
+    print(
+        f"\nPOST /bulk (budget ${a['cost.budget.usd']}): cost.budget.exceeded={a['cost.budget.exceeded']}, "
+        f"crossed at {event['attributes']['cost.budget.call']} with ${event['attributes']['cost.running.usd']:.9f} "
+        f"spent; the request ran to the end (OTEL_PYTHON_COST_BUDGET_ACTION=enforce would have stopped that call)"
+    )
     downstream = [s for s in quote_spans if s["kind"] == "SpanKind.SERVER" and "quote" in s["name"]]
     if downstream:
         print(

@@ -29,8 +29,13 @@ class Line:
 
 
 def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
-    """Lines sorted by total (idle excluded), and the idle cost."""
+    """Lines sorted by total (idle excluded), and the idle cost.
+
+    By transaction, a request is counted once although every service it crosses has a local root for it: the
+    count is taken where the transaction has the most roots (its edge), and costs are summed over all services.
+    """
     lines: dict[str, Line] = {}
+    per_service: dict[str, dict[str, int]] = {}
     idle = 0.0
     for r in rows:
         if r[_I["transaction_name"]] == IDLE:
@@ -42,13 +47,16 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
             "host": f"{r[_I['instance_type']]} {r[_I['region']]}",
         }[by]
         line = lines.setdefault(group, Line(group))
-        line.requests += r[_I["count"]]
+        counts = per_service.setdefault(group, {})
+        counts[r[_I["service"]]] = counts.get(r[_I["service"]], 0) + r[_I["count"]]
         line.total_usd += r[_I["sum_usd"]]
         line.compute_usd += r[_I["compute_usd"]]
         line.service_usd += r[_I["service_usd"]]
         line.max_usd = max(line.max_usd, r[_I["max_usd"]])
         line.budget_violations += r[_I["budget_exceeded"]]
-    for line in lines.values():
+    for group, line in lines.items():
+        counts = per_service[group].values()
+        line.requests = max(counts) if by == "transaction" else sum(counts)
         line.mean_usd = line.total_usd / line.requests if line.requests else 0.0
     return sorted(lines.values(), key=lambda line: line.total_usd, reverse=True), idle
 
