@@ -17,7 +17,52 @@ BAD = {
     "OTEL_PYTHON_COST_PRICING_API_REGION": ("eu-west-1", "pricing_api_region", "us-east-1"),
     "OTEL_PYTHON_COST_CACHE_TTL": ("-5", "cache_ttl_s", 86400.0),
     "OTEL_PYTHON_COST_HOST_SHARE": ("2", "host_share", None),
+    "OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY": ("sure", "dynamodb_consumed_capacity", True),
+    "OTEL_PYTHON_COST_MAX_TRANSACTIONS": ("0", "max_transactions", 500),
+    "OTEL_PYTHON_COST_TRUST_BAGGAGE": ("perhaps", "trust_baggage", True),
+    "OTEL_PYTHON_COST_STORE_URL": ("mysql://db/costs", "store_url", None),
+    "OTEL_PYTHON_COST_FLUSH_INTERVAL": ("-1", "flush_interval_s", 10.0),
+    "OTEL_PYTHON_COST_RETENTION_DAYS": ("ninety", "retention_days", 90),
+    "OTEL_PYTHON_COST_BUFFER_MAX_BATCHES": ("1.5", "buffer_max_batches", 360),
+    "OTEL_PYTHON_COST_BUDGET_ACTION": ("block", "budget_enforce", False),
 }
+
+
+def test_every_variable_is_covered() -> None:
+    import re
+
+    from opentelemetry_instrumentation_cost import config
+
+    source = Path(config.__file__).read_text()
+    named = set(re.findall(r'"(OTEL_PYTHON_COST_[A-Z_0-9]+)"', source))
+    free_text = {
+        "OTEL_PYTHON_COST_INSTANCE_TYPE",
+        "OTEL_PYTHON_COST_PRICING_REGION",
+        "OTEL_PYTHON_COST_BUDGETS",
+        "OTEL_PYTHON_COST_CACHE_DIR",
+    }  # any text is valid (budgets report their own bad entries)
+    assert named - free_text == set(BAD)
+
+
+def test_an_app_started_with_every_variable_wrong_still_serves(tmp_path: Path) -> None:
+    """A real process: one warning per variable, defaults used, requests served and priced."""
+    from tests.conftest import http, run_example, server_spans, subprocess_env
+
+    bad = {name: value for name, (value, _, _) in BAD.items() if name != "OTEL_PYTHON_COST_PRICE_FILE"}
+    bad["OTEL_PYTHON_COST_PRICE_FILE"] = str(tmp_path / "missing.json")
+    bad["OTEL_PYTHON_COST_BUDGETS"] = "POST /x=lots"
+    env = subprocess_env(tmp_path, OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large", **bad)
+    with run_example(tmp_path, env) as app:
+        assert http("GET", app.url + "/health")[0] == 200
+        out, err = app.stop()
+    from tests.conftest import parse_console_spans
+
+    (span, *_) = server_spans(parse_console_spans(out))
+    assert span["attributes"]["cost.usd"] > 0
+    import re
+
+    for name in bad:  # exactly one warning per variable (NAME=... or NAME: ...)
+        assert len(re.findall(rf"{name}(?=[=:])", err)) == 1, name
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -205,3 +205,22 @@ def test_buffer_is_bounded_and_drops_the_oldest(caplog: pytest.LogCaptureFixture
     assert len(flusher.pending) == 3 and flusher.dropped_batches == 2
     assert [min(b.rows)[0] for b in flusher.pending] == [NOW + 120, NOW + 180, NOW + 240]  # the newest kept
     assert any("2 batches dropped" in r.getMessage() or "batches dropped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_dropped_partition_is_recreated_and_nothing_is_lost(pg_url: str) -> None:
+    from opentelemetry_instrumentation_cost.store.aggregate import Aggregator
+    from opentelemetry_instrumentation_cost.store.flush import Flusher
+
+    store = PostgresStore(pg_url)
+    flusher = Flusher(Aggregator(("m5.large", "us-east-1")), store, 3600, 10, lambda now: 0.0, lambda: "shop")
+    key = (NOW, "shop", "POST /checkout", "m5.large", "us-east-1")
+    flusher.aggregator.add(key, Row(1, 1.0, 1.0, 0, 1.0, 0))
+    assert flusher.flush()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # someone drops the day's partition under us
+        conn.execute(f"DROP TABLE {partition_name(datetime.fromtimestamp(NOW, UTC).date())}")
+    flusher.aggregator.add(key, Row(2, 2.0, 2.0, 0, 1.5, 0))
+    assert flusher.flush() is False and len(flusher.pending) == 1  # no partition for the row: kept
+    assert flusher.flush() is True  # recreated, written once
+    (line,), _ = summarize(store.rows(NOW - 60), "transaction")
+    store.close()
+    assert (line.requests, line.total_usd) == (2, 2.0)  # the first batch went with its partition; the second is whole

@@ -1,0 +1,163 @@
+"""Bad input never crashes the package, never grows memory without bound, and keeps costs conserved."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from time import time_ns
+
+import pytest
+
+from opentelemetry_instrumentation_cost.config import Settings
+from tests.inprocess import instrumented, memory_provider
+
+SETTINGS = Settings(
+    instance_type="m5.large",
+    pricing_api=False,
+    host_share=1.0,
+    imds_disabled=True,
+    store_url="none",
+    max_transactions=100,
+)
+
+
+def _conserved(inst) -> None:  # type: ignore[no-untyped-def]
+    totals = inst.runtime.ledger.totals(time_ns())
+    assert totals.attributed_usd + totals.idle_usd == pytest.approx(totals.host_usd, rel=1e-9) or totals.in_flight
+
+
+def test_huge_names_many_routes_deep_trees() -> None:
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(SETTINGS, tracer_provider=provider) as inst:
+        with tracer.start_as_current_span("x" * 1_000_000, attributes={"big": "y" * 1_000_000}):
+            pass
+        for n in range(3000):  # thousands of distinct route names
+            with tracer.start_as_current_span(f"GET /item/{n}"):
+                pass
+        exporter.clear()
+        spans = [tracer.start_span("deep-root")]
+        for depth in range(500):
+            spans.append(
+                tracer.start_span(
+                    f"level-{depth}", context=__import__("opentelemetry.trace").trace.set_span_in_context(spans[-1])
+                )
+            )
+        for span in reversed(spans):
+            span.end()
+        assert len(inst.runtime.names) == 100  # capped
+        assert len({k[2] for k in inst.runtime.aggregator._rows}) <= 101
+        _conserved(inst)
+    finished = exporter.get_finished_spans()
+    assert len(finished) == 501
+    assert {s.attributes["cost.transaction"] for s in finished} == {"<other>"}
+
+
+def test_ended_twice_never_and_on_another_thread(caplog: pytest.LogCaptureFixture) -> None:
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(SETTINGS, tracer_provider=provider) as inst:
+        twice = tracer.start_span("twice")
+        twice.end()
+        twice.end()
+        never = tracer.start_span("never")  # never ended: stays in flight, nothing breaks
+        elsewhere = tracer.start_span("elsewhere")
+        t = threading.Thread(target=elsewhere.end)
+        t.start()
+        t.join()
+        totals = inst.runtime.ledger.totals(time_ns())
+        assert totals.in_flight == 1
+        del never
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names == ["twice", "elsewhere"]
+    assert all(s.attributes["cost.usd"] >= 0 for s in exporter.get_finished_spans())
+    assert not [
+        r
+        for r in caplog.records
+        if r.name.startswith("opentelemetry_instrumentation_cost") and r.levelno >= logging.ERROR
+    ]
+
+
+def test_unwritable_cache_dir_warns_once_and_prices_anyway(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.pricing import FakePriceList, PricingConfig
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache dir should be")
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1})) as fake:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
+        settings = Settings(
+            instance_type="m5.large",
+            pricing_api=True,
+            host_share=1.0,
+            imds_disabled=True,
+            store_url="none",
+            cache_dir=blocked / "cache",
+        )
+        with instrumented(settings) as inst:
+            assert inst.runtime.compute.price.usd == 0.1  # type: ignore[union-attr]
+    warnings = [r.getMessage() for r in caplog.records if "cannot write the cache" in r.getMessage()]
+    assert len(warnings) == 1 and "OTEL_PYTHON_COST_CACHE_DIR" in warnings[0]
+
+
+def test_expired_next_token_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page one carries a NextToken; fetching page two answers ExpiredNextTokenException."""
+    import json
+
+    from tests.fakes.pricing import FakePriceList, PricingConfig, ec2_product
+    from tests.fakes.server import RecordingHandler
+
+    class Paged(RecordingHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.body())
+            if "NextToken" in body:
+                self.reply(400, json.dumps({"__type": "ExpiredNextTokenException", "Message": "expired"}))
+            else:
+                self.reply(
+                    200, json.dumps({"PriceList": [ec2_product("m5.large", "us-east-1", 0.1)], "NextToken": "page-2"})
+                )
+
+    fake = FakePriceList(PricingConfig())
+    fake.httpd.RequestHandlerClass = Paged
+    with fake:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
+        settings = Settings(
+            instance_type="m5.large", pricing_api=True, host_share=1.0, imds_disabled=True, store_url="none"
+        )
+        with instrumented(settings) as inst:
+            price = inst.runtime.compute.price  # type: ignore[union-attr]
+    assert (price.usd, price.source) == (0.096, "snapshot")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_sqlite_disk_full_keeps_batches_and_writes_them_later(tmp_path: Path) -> None:
+    """A writer whose file-size limit is hit (EFBIG, as on a full disk) keeps its batch, then writes it once."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, signal, sqlite3, time
+from opentelemetry_instrumentation_cost.store.model import Batch, Row, StoreUnavailable
+from opentelemetry_instrumentation_cost.store.sqlite import SQLiteStore
+from opentelemetry_instrumentation_cost.store.aggregate import Aggregator
+from opentelemetry_instrumentation_cost.store.flush import Flusher
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+store = SQLiteStore(__import__("pathlib").Path("{tmp_path}/full.db"))
+agg = Aggregator(("m5.large", "us-east-1"))
+flusher = Flusher(agg, store, 3600, 10, lambda now: 0.0, lambda: "shop")
+now = int(time.time()) // 60 * 60
+big = "x" * 200_000
+agg.add((now, "shop", big, "m5.large", "us-east-1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))  # the "disk" is full
+print("first", flusher.flush(), len(flusher.pending))
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space again
+print("second", flusher.flush(), len(flusher.pending))
+rows = sqlite3.connect("{tmp_path}/full.db").execute("select count, sum_usd from otel_cost_transactions").fetchall()
+print("rows", rows)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout
+    assert out.splitlines() == ["first False 1", "second True 0", "rows [(1, 1.0)]"]
