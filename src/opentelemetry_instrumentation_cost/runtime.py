@@ -165,6 +165,7 @@ class CostRuntime:
 
     def after_fork(self) -> None:
         self.ledger.reset_after_fork(time_ns())
+        self.flusher.after_fork()
 
 
 def _service_name() -> str:

@@ -57,6 +57,11 @@ class Aggregator:
             else:
                 existing.merge(row)
 
+    def reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._rows = {}
+        self._values.clear()
+
     def drain(self) -> tuple[dict[Key, Row], list[tuple[str, float, float | None, dict[str, float] | None]]]:
         with self._lock:
             rows, self._rows = self._rows, {}

@@ -47,6 +47,16 @@ class Flusher:
     def stop(self) -> None:
         self._stop.set()
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's rows and batches are the parent's to write; start a thread of our own."""
+        self._lock = threading.Lock()
+        self.aggregator.reset_after_fork()
+        self.pending = deque()
+        self._idle_seen = 0.0
+        self._stop = threading.Event()
+        if self._thread is not None:
+            self.start()
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.flush()
