@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_spans.py
 	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_boto3.py
+	$(BIN)/python bench/bench_flask.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

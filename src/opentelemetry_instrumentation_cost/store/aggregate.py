@@ -21,7 +21,7 @@ class Aggregator:
         self._services: dict[int, str] = {}
 
     def _service_name(self, span: Any) -> str:
-        resource = span.resource
+        resource = span._resource  # the property is a call per request; the resource is fixed per provider
         name = self._services.get(id(resource))
         if name is None:
             name = str(resource.attributes.get("service.name", "unknown_service"))

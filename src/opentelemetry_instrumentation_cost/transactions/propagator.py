@@ -28,6 +28,7 @@ class TransactionPropagator(TextMapPropagator):
     def __init__(self, wrapped: TextMapPropagator, transaction_of: Callable[[int], str | None]) -> None:
         self.wrapped = wrapped
         self._transaction_of = transaction_of  # trace id → the in-flight local root's transaction name
+        self.extract = wrapped.extract  # type: ignore[method-assign]  # every incoming request: no extra frame
 
     def inject(
         self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = default_setter
