@@ -22,6 +22,7 @@ os.environ.update(
     OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
     OTEL_PYTHON_COST_PRICING_API="false",
     AWS_EC2_METADATA_DISABLED="true",
+    OTEL_PYTHON_COST_STORE_URL="none",
     AWS_ACCESS_KEY_ID="bench",
     AWS_SECRET_ACCESS_KEY="bench",
     AWS_DEFAULT_REGION="us-east-1",

@@ -7,7 +7,6 @@ project's Python load generator; rounds alternate; the best round of each is kep
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,27 +16,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.harness import BIN, EXAMPLE, free_port, run_process
+from scripts.harness import BIN, EXAMPLE, free_port, offline_env, run_process
 from scripts.load import drive
 
 ROUNDS, SECONDS, PATH = 3, 8, "/health"
 
 
 def _env(enabled: bool, tmp: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_"))}
-    env.update(
-        OTEL_TRACES_EXPORTER="none",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
-        OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
+    return offline_env(
+        enabled,
         OTEL_PYTHON_COST_PRICING_API="false",
-        AWS_EC2_METADATA_DISABLED="true",
-        OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{tmp}/costs.db",
         OTEL_PYTHON_COST_CACHE_DIR=f"{tmp}/cache",
+        OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{tmp}/costs.db",
     )
-    if not enabled:
-        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "cost"
-    return env
 
 
 def _rate(url: str) -> float:

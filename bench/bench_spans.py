@@ -22,6 +22,7 @@ from collections.abc import Sequence
 os.environ.setdefault("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
 os.environ.setdefault("OTEL_PYTHON_COST_PRICING_API", "false")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ.setdefault("OTEL_PYTHON_COST_STORE_URL", "none")  # never the user's data dir
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult

@@ -7,7 +7,6 @@ API's answer from an earlier run, so no boto3 import and no network call happens
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -18,25 +17,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opentelemetry_instrumentation_cost._cache import DiskCache
-from scripts.harness import BIN, free_port
+from scripts.harness import BIN, offline_env
 
 RUNS = 15
 
 
 def _env(cache_dir: str, enabled: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_"))}
-    env.update(
-        OTEL_TRACES_EXPORTER="none",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
-        OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
-        OTEL_PYTHON_COST_CACHE_DIR=cache_dir,
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",  # a cold cache would fail fast here, never reach AWS
-        AWS_EC2_METADATA_DISABLED="true",
+    # a cold cache would fail fast on the refused loopback endpoint, never reach AWS
+    return offline_env(
+        enabled, OTEL_PYTHON_COST_CACHE_DIR=cache_dir, OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{cache_dir}/c.db"
     )
-    if not enabled:
-        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "cost"
-    return env
 
 
 def _time(env: dict[str, str]) -> float:

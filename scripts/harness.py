@@ -28,6 +28,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def offline_env(enabled: bool = True, **extra: str) -> dict[str, str]:
+    """This environment without OTEL_/AWS_ settings, for a process that must reach nothing but loopback: no
+    exporters, a declared host, IMDS off, every AWS endpoint refused at once; ``enabled=False`` disables the package."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_"))}
+    env.update(
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+    )
+    env.update(extra)
+    if not enabled:
+        env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "cost"
+    return env
+
+
 def http(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 10) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})

@@ -4,7 +4,7 @@ Importing this package imports neither boto3 nor botocore; they load only when p
 """
 
 from .api import current_transaction_budget, current_transaction_cost
-from .budgets.guard import BudgetExceededError
+from .budgets.errors import BudgetExceededError
 from .instrumentor import CostInstrumentor
 from .version import __version__
 

@@ -21,8 +21,6 @@ from ._cache import DiskCache
 from ._log import error_once, warn_once
 from .attribution.ledger import ComputeLedger
 from .attribution.roots import RootTracker
-from .budgets.config import parse_budgets
-from .budgets.guard import BudgetGuard
 from .config import Settings
 from .host import BUDGET_S, HostInfo, detect_host
 from .host.local import default_share
@@ -54,12 +52,7 @@ class CostRuntime:
         self.region: str = "us-east-1"
         self.share: float = 1.0
         self.compute: ComputePrice | None = None
-        budgets = parse_budgets(settings.budgets)
-        self.guard = (
-            BudgetGuard(budgets, settings.budget_enforce, self.ledger, meter_provider=meter_provider)
-            if budgets
-            else None
-        )
+        self.guard = self._budget_guard(settings, meter_provider) if settings.budgets else None
         self.tracker.guard = self.guard
         self.aggregator = Aggregator(("unknown", "unknown"))
         self.tracker.sink = self.aggregator
@@ -84,6 +77,17 @@ class CostRuntime:
     def shutdown(self) -> None:
         self.flusher.stop()
         self.flush()
+
+    def _budget_guard(self, settings: Settings, meter_provider: Any) -> Any:
+        from .budgets.config import parse_budgets  # only when budgets are configured
+        from .budgets.guard import BudgetGuard
+
+        budgets = parse_budgets(settings.budgets)
+        return (
+            BudgetGuard(budgets, settings.budget_enforce, self.ledger, meter_provider=meter_provider)
+            if budgets
+            else None
+        )
 
     def _wait_left(self) -> float:
         return max(0.0, self._ready_by - time.monotonic())

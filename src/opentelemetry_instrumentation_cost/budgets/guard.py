@@ -18,18 +18,8 @@ from .._log import warn_once
 from ..attribution.ledger import ComputeLedger, Token
 from ..version import __version__
 from .config import Budget, Budgets
+from .errors import BudgetExceededError
 from .rate import RollingSpend
-
-
-class BudgetExceededError(Exception):
-    """An AWS call was refused because its transaction is over budget (``OTEL_PYTHON_COST_BUDGET_ACTION=enforce``)."""
-
-    def __init__(self, transaction: str, budget_usd: float, spent_usd: float, kind: str = "per request") -> None:
-        super().__init__(
-            f"transaction {transaction!r} is over its {kind} budget: spent ${spent_usd:.8f} of ${budget_usd:.8f}; "
-            "the AWS call was not sent"
-        )
-        self.transaction, self.budget_usd, self.spent_usd, self.kind = transaction, budget_usd, spent_usd, kind
 
 
 class BudgetGuard:

@@ -12,7 +12,6 @@ from datetime import date
 from .._cache import DiskCache
 from .._log import warn_once
 from ..config import Settings
-from . import api
 from .model import Price
 from .overrides import Overrides
 from .snapshot import Snapshot
@@ -83,6 +82,8 @@ class PriceBook:
 
     # fetches (network; background thread only) ---------------------------------------------------------------
     def fetch_ec2_hourly(self, instance_type: str, region: str) -> Price | None:
+        from . import api  # boto3 and the API code load only when a price must be fetched
+
         return self._fetch(
             f"ec2/{region}/{instance_type}",
             lambda: api.fetch_ec2_on_demand(instance_type, region, self.settings.pricing_api_region),
@@ -90,6 +91,8 @@ class PriceBook:
         )
 
     def fetch_spot_hourly(self, instance_type: str, region: str, az: str | None) -> Price | None:
+        from . import api
+
         return self._fetch(
             _spot_key(instance_type, region, az),
             lambda: api.fetch_spot(instance_type, region, az),
