@@ -147,7 +147,7 @@ from opentelemetry_instrumentation_cost.store.flush import Flusher
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 store = SQLiteStore(__import__("pathlib").Path("{tmp_path}/full.db"))
 agg = Aggregator(("m5.large", "us-east-1"))
-flusher = Flusher(agg, store, 3600, 10, lambda now: 0.0, lambda: "shop")
+flusher = Flusher(agg, store, 3600, 10, lambda now: (0.0, 0.0), lambda: "shop")
 now = int(time.time()) // 60 * 60
 big = "x" * 200_000
 agg.add((now, "shop", big, "m5.large", "us-east-1"), Row(1, 1.0, 1.0, 0, 1.0, 0))

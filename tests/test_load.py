@@ -1,6 +1,7 @@
 """Under load, on loopback, bounded in time: gunicorn (4 workers, preloaded and forked) and Flask's threaded server.
 
-No error attributable to the package; the store's aggregates equal the spans exported (count and sum); worker memory
+No error attributable to the package; per process, compute cost on its exported spans + its idle cost equals what
+its share of the host cost (to 0.1%); the store's aggregates equal the spans exported (count and sum); worker memory
 flat after warm-up (RSS growth under 10 MB).
 """
 
@@ -49,6 +50,11 @@ def test_under_load(tmp_path: Path, server: str) -> None:
             OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/protobuf",
             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.url + "/v1/traces",
             OTEL_BSP_MAX_QUEUE_SIZE="200000",
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/protobuf",
+            OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=receiver.url + "/v1/metrics",
+            OTEL_METRIC_EXPORT_INTERVAL="1000",
+            OTEL_EXPERIMENTAL_RESOURCE_DETECTORS="otel,process",  # process.pid on spans and metrics, per worker
             OTEL_SERVICE_NAME="shop",
             PORT=str(port),
         )
@@ -75,12 +81,18 @@ def test_under_load(tmp_path: Path, server: str) -> None:
             rss_after = {pid: _rss_kb(pid) for pid in pids}
             _, err = running.stop()
         time.sleep(0.2)
-        spans = [(n, a) for n, a in receiver.spans() if n.startswith("GET")]
+        spans = [(n, a) for n, a in receiver.spans("process.pid") if n.startswith("GET")]
+        idle = receiver.last_sums("cost.idle.usd", "process.pid")
+        host = receiver.last_sums("cost.host.usd", "process.pid")
     assert load.errors == 0 and set(load.statuses) == {200}, load
     assert warm.requests + load.requests + 1 == len(spans)  # +1: the readiness probe
     assert "Traceback" not in err and "cost:" not in err, err[-2000:]
     if server == "gunicorn":
         assert len(pids) == 4
+    for pid in pids:  # conservation, per process: compute on its spans + its idle == its share of the host
+        compute = sum(a["cost.compute.usd"] for _, a in spans if a["process.pid"] == pid)
+        assert compute > 0
+        assert compute + idle[pid] == pytest.approx(host[pid], rel=1e-3), (pid, compute, idle[pid], host[pid])
     for pid in pids:
         assert rss_after[pid] - rss_before[pid] < 10 * 1024, (pid, rss_before, rss_after)
     count, total = (

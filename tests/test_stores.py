@@ -198,7 +198,7 @@ def test_buffer_is_bounded_and_drops_the_oldest(caplog: pytest.LogCaptureFixture
             raise StoreUnavailable("PostgreSQL postgresql://u:***@db/x: OperationalError")
 
     agg = Aggregator(("m5.large", "us-east-1"))
-    flusher = Flusher(agg, Down(), 3600, 3, lambda now: 0.0, lambda: "shop")
+    flusher = Flusher(agg, Down(), 3600, 3, lambda now: (0.0, 0.0), lambda: "shop")
     for i in range(5):
         agg.add((NOW + i * 60, "shop", "t", "m5.large", "us-east-1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
         flusher.flush()
@@ -212,7 +212,7 @@ def test_a_dropped_partition_is_recreated_and_nothing_is_lost(pg_url: str) -> No
     from opentelemetry_instrumentation_cost.store.flush import Flusher
 
     store = PostgresStore(pg_url)
-    flusher = Flusher(Aggregator(("m5.large", "us-east-1")), store, 3600, 10, lambda now: 0.0, lambda: "shop")
+    flusher = Flusher(Aggregator(("m5.large", "us-east-1")), store, 3600, 10, lambda now: (0.0, 0.0), lambda: "shop")
     key = (NOW, "shop", "POST /checkout", "m5.large", "us-east-1")
     flusher.aggregator.add(key, Row(1, 1.0, 1.0, 0, 1.0, 0))
     assert flusher.flush()

@@ -20,6 +20,9 @@ class CostMetrics:
             "cost.usd", unit="USD", description="Estimated cost, by transaction and component"
         )
         self.idle = meter.create_counter("cost.idle.usd", unit="USD", description="Host cost with no request in flight")
+        self.host = meter.create_counter(
+            "cost.host.usd", unit="USD", description="This process's share of the host: attributed plus idle"
+        )
         self.transaction = meter.create_histogram(
             "cost.transaction.usd", unit="USD", description="Estimated cost of one transaction in this process"
         )
@@ -27,7 +30,9 @@ class CostMetrics:
             "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
         )
 
-    def record(self, values: list[tuple[str, float, float | None, dict[str, float] | None]], idle: float) -> None:
+    def record(
+        self, values: list[tuple[str, float, float | None, dict[str, float] | None]], idle: float, host: float = 0.0
+    ) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
         sums: dict[tuple[str, str], float] = {}
         for transaction, total, compute, by_service in values:
@@ -41,6 +46,8 @@ class CostMetrics:
             self.cost.add(usd, {TRANSACTION: transaction, COMPONENT: component})
         if idle > 0.0:
             self.idle.add(idle)
+        if host > 0.0:
+            self.host.add(host)
 
     def batch_dropped(self) -> None:
         self.dropped.add(1)

@@ -61,7 +61,7 @@ class CostRuntime:
             _LazyStore(settings),
             settings.flush_interval_s,
             settings.buffer_max_batches,
-            lambda now: self.ledger.totals(now).idle_usd,
+            self._totals,
             _service_name,
             CostMetrics(meter_provider),
         )
@@ -69,6 +69,10 @@ class CostRuntime:
         self._thread = threading.Thread(target=self._run, name="otel-cost-init", daemon=True)
         self._thread.start()
         self.flusher.start()
+
+    def _totals(self, now_ns: int) -> tuple[float, float]:
+        totals = self.ledger.totals(now_ns)
+        return totals.idle_usd, totals.host_usd
 
     def flush(self) -> bool:
         """Write what the aggregates hold now (at shutdown, and for tests); True when nothing is left pending."""

@@ -22,7 +22,7 @@ class Flusher:
         store: Any,
         interval_s: float,
         max_batches: int,
-        idle_total: Callable[[int], float],
+        totals: Callable[[int], tuple[float, float]],
         service_name: Callable[[], str],
         metrics: Any = None,
     ) -> None:
@@ -30,10 +30,10 @@ class Flusher:
         self.store = store
         self.interval_s = interval_s
         self.max_batches = max_batches
-        self._idle_total = idle_total
+        self._totals = totals  # now → (idle, host) so far, in USD
         self._service_name = service_name
         self.metrics = metrics
-        self._idle_seen = 0.0
+        self._idle_seen = self._host_seen = 0.0
         self.pending: deque[Batch] = deque()
         self.dropped_batches = 0
         self._lock = threading.Lock()  # one flush at a time
@@ -52,7 +52,7 @@ class Flusher:
         self._lock = threading.Lock()
         self.aggregator.reset_after_fork()
         self.pending = deque()
-        self._idle_seen = 0.0
+        self._idle_seen = self._host_seen = 0.0
         self._stop = threading.Event()
         if self._thread is not None:
             self.start()
@@ -73,14 +73,15 @@ class Flusher:
 
     def _collect(self) -> None:
         now = time_ns()
-        idle_total = self._idle_total(now)
+        idle_total, host_total = self._totals(now)
         idle, self._idle_seen = idle_total - self._idle_seen, idle_total
+        host, self._host_seen = host_total - self._host_seen, host_total
         if idle > 0.0:
             key = (now // 60_000_000_000 * 60, self._service_name(), IDLE, *self.aggregator.host)
             self.aggregator.add(key, Row(count=0, sum_usd=idle, compute_usd=idle))
         rows, values = self.aggregator.drain()
         if self.metrics is not None:
-            self.metrics.record(values, idle)
+            self.metrics.record(values, idle, host)
         if rows:
             self.pending.append(Batch(rows))
         while len(self.pending) > self.max_batches:
