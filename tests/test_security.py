@@ -1,0 +1,38 @@
+"""Security: credentials never shown, request payloads never recorded, IMDSv2 only by default."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from tests.conftest import BIN, http, run_example, subprocess_env
+
+
+def test_doctor_and_logs_never_show_the_store_password(tmp_path: Path) -> None:
+    url = "postgresql://cost:s3cr3t-pw@127.0.0.1:9/costs"
+    env = subprocess_env(tmp_path, OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large", OTEL_PYTHON_COST_STORE_URL=url)
+    doctor = subprocess.run([str(BIN / "otel-cost"), "doctor"], env=env, capture_output=True, text=True)
+    assert doctor.returncode == 1
+    assert "s3cr3t-pw" not in doctor.stdout + doctor.stderr and "cost:***@127.0.0.1:9" in doctor.stdout
+    with run_example(tmp_path, {**env, "OTEL_PYTHON_COST_FLUSH_INTERVAL": "0.2"}) as app:
+        http("GET", app.url + "/health")
+        out, err = app.stop()
+    assert "the cost store is unavailable" in err and "s3cr3t-pw" not in out + err
+
+
+def test_request_payloads_never_reach_spans_or_the_store(tmp_path: Path, moto_url: str) -> None:
+    secret = "4111-1111-1111-1111"
+    store = tmp_path / "costs.db"
+    env = subprocess_env(
+        tmp_path,
+        OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
+        AWS_ENDPOINT_URL=moto_url,
+        OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{store}",
+    )
+    with run_example(tmp_path, env) as app:
+        assert http("POST", app.url + "/checkout", {"items": ["1"], "card": secret})[0] == 201
+        out, _ = app.stop()
+    assert secret not in out  # no span, attribute or event carries it
+    dump = "\n".join(sqlite3.connect(store).iterdump())
+    assert secret not in dump and "POST /checkout" in dump
