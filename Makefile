@@ -19,6 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	$(BIN)/ruff check src tests scripts bench examples
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -29,6 +30,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples
+	$(BIN)/mypy src
 	$(BIN)/ruff format --check src
 
 clean:

@@ -189,7 +189,7 @@ class _LazyStore:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._store: object | None = None
+        self._store: Any = None
         self._failed = False
 
     def write(self, batch: Batch) -> None:
@@ -204,7 +204,7 @@ class _LazyStore:
                 ) from None
             if self._store is None:  # "none"
                 self._store = _NoStore()
-        self._store.write(batch)  # type: ignore[attr-defined]
+        self._store.write(batch)
 
 
 class _NoStore:

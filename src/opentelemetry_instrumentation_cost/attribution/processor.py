@@ -29,7 +29,7 @@ _SWAPPABLE = (SynchronousMultiSpanProcessor, ConcurrentMultiSpanProcessor)
 
 
 @cache
-def _hooked(base: type) -> type:
+def _hooked(base: Any) -> Any:
     def on_start(self: Any, span: Any, parent_context: Context | None = None) -> None:
         base.on_start(self, span, parent_context)
         tracker = DETECTOR.tracker
@@ -58,7 +58,7 @@ class _FallbackProcessor(SpanProcessor):
 def attach(provider: Any) -> None:
     """Make ``provider`` report its local roots (idempotent)."""
     active = provider._active_span_processor
-    cls = type(active)
+    cls: Any = type(active)
     if cls in _SWAPPABLE:
         active.__class__ = _hooked(cls)
     elif cls.__module__ != __name__ and not getattr(provider, "_otel_cost_fallback", False):

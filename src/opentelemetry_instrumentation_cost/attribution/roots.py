@@ -31,7 +31,9 @@ _NAME = sc.COST_TRANSACTION
 class RootSink(Protocol):
     """Where each ended local root is reported (the in-process aggregates)."""
 
-    def record(self, span: Any, token: Token, transaction: str, compute: float | None, end_ns: int) -> None: ...
+    def record(
+        self, span: Any, token: Token, transaction: str, compute: float | None, end_ns: int, exceeded: bool = False
+    ) -> None: ...
 
 
 class RootTracker:
@@ -109,7 +111,12 @@ class RootTracker:
             if self.guard is not None:
                 self.guard.check_end(token, name, (compute or 0.0) + token.services_usd)
             if compute is not None and not partial_ and not token.own_usd:
-                own = {_USD: compute, _COMPUTE: compute, _TRANSACTION: compute + token.services_usd, _NAME: name}
+                own: dict[str, types.AttributeValue] = {
+                    _USD: compute,
+                    _COMPUTE: compute,
+                    _TRANSACTION: compute + token.services_usd,
+                    _NAME: name,
+                }
                 write_attributes(span, self._static, own)
             else:
                 write_attributes(span, self._uncommon(compute, partial_, token), {_NAME: name})

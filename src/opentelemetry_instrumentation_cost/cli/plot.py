@@ -27,7 +27,8 @@ def plot(rows: list[tuple], path: str) -> None:
     fig, ax = plt.subplots(figsize=(10, 5))
     for name, points in sorted(series.items()):
         xs = sorted(points)
-        ax.plot([datetime.fromtimestamp(x, UTC) for x in xs], [points[x] for x in xs], marker="o", label=name)
+        times = [datetime.fromtimestamp(x, UTC) for x in xs]
+        ax.plot(times, [points[x] for x in xs], marker="o", label=name)  # type: ignore[arg-type]
     ax.set_ylabel("USD per minute")
     ax.set_title("Cost per transaction")
     ax.legend(fontsize="small")

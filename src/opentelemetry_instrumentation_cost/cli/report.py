@@ -47,16 +47,16 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
             "host": f"{r[_I['instance_type']]} {r[_I['region']]}",
         }[by]
         line = lines.setdefault(group, Line(group))
-        counts = per_service.setdefault(group, {})
-        counts[r[_I["service"]]] = counts.get(r[_I["service"]], 0) + r[_I["count"]]
+        service_counts = per_service.setdefault(group, {})
+        service_counts[r[_I["service"]]] = service_counts.get(r[_I["service"]], 0) + r[_I["count"]]
         line.total_usd += r[_I["sum_usd"]]
         line.compute_usd += r[_I["compute_usd"]]
         line.service_usd += r[_I["service_usd"]]
         line.max_usd = max(line.max_usd, r[_I["max_usd"]])
         line.budget_violations += r[_I["budget_exceeded"]]
     for group, line in lines.items():
-        counts = per_service[group].values()
-        line.requests = max(counts) if by == "transaction" else sum(counts)
+        roots = list(per_service[group].values())
+        line.requests = max(roots) if by == "transaction" else sum(roots)
         line.mean_usd = line.total_usd / line.requests if line.requests else 0.0
     return sorted(lines.values(), key=lambda line: line.total_usd, reverse=True), idle
 
