@@ -26,6 +26,7 @@ class CostMetrics:
         self.transaction = meter.create_histogram(
             "cost.transaction.usd", unit="USD", description="Estimated cost of one transaction in this process"
         )
+        self._attrs: dict[str, dict[str, str]] = {}  # one attributes dict per transaction (names are capped)
         self.dropped = meter.create_counter(
             "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
         )
@@ -35,13 +36,18 @@ class CostMetrics:
     ) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
         sums: dict[tuple[str, str], float] = {}
+        attrs = self._attrs
+        record = self.transaction.record
         for transaction, total, compute, by_service in values:
             if compute is not None:
                 sums[transaction, "compute"] = sums.get((transaction, "compute"), 0.0) + compute
             for service, usd in (by_service or {}).items():
                 key = (transaction, f"aws.{service}")
                 sums[key] = sums.get(key, 0.0) + usd
-            self.transaction.record(total, {TRANSACTION: transaction})
+            a = attrs.get(transaction)
+            if a is None:
+                a = attrs[transaction] = {TRANSACTION: transaction}
+            record(total, a)
         for (transaction, component), usd in sums.items():
             self.cost.add(usd, {TRANSACTION: transaction, COMPONENT: component})
         if idle > 0.0:
