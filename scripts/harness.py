@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "flask_app" / "app.py"
@@ -121,7 +122,8 @@ def run_process(cmd: list[str], env: dict[str, str], logs: Path, ready_url: str)
     out, err = logs / f"{tag}.out", logs / f"{tag}.err"
     with out.open("wb") as o, err.open("wb") as e:
         proc = subprocess.Popen(cmd, env=env, stdout=o, stderr=e, cwd=ROOT)
-    running = Running(proc, out, err, ready_url.rsplit("/", 1)[0] if ready_url.count("/") > 2 else ready_url)
+    parts = urlsplit(ready_url)
+    running = Running(proc, out, err, f"{parts.scheme}://{parts.netloc}")
     try:
         wait_http(ready_url, proc)
         yield running
@@ -138,7 +140,6 @@ def run_example(logs: Path, env: dict[str, str], instrument: bool = True) -> Ite
     if instrument:
         cmd.insert(0, str(BIN / "opentelemetry-instrument"))
     with run_process(cmd, env, logs, f"http://127.0.0.1:{port}/health") as running:
-        running.url = f"http://127.0.0.1:{port}"
         yield running
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -137,4 +136,3 @@ def test_report_formats_and_plot(tmp_path: Path) -> None:
         ).stdout
     )
     assert report["lines"][0]["budget_violations"] == 1 and report["idle_share"] == pytest.approx(0.25)
-    _ = sys

@@ -26,7 +26,7 @@ def run_budgets_check(args: Any) -> int:
         raise CliError("no budgets configured: set OTEL_PYTHON_COST_BUDGETS or pass --budgets")
     seconds = window_seconds(args.window)
     store, shown = open_for_reading(args.store)
-    rows = read_rows(store, time.time() - seconds, shown)
+    rows = read_rows(store, time.time() - seconds)
     totals: dict[str, float] = defaultdict(float)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:

@@ -46,7 +46,7 @@ def open_for_reading(arg: str | None) -> tuple[Any, str]:
     return store, redact(url)
 
 
-def read_rows(store: Any, since_epoch: float, shown_url: str) -> list[tuple]:
+def read_rows(store: Any, since_epoch: float) -> list[tuple]:
     try:
         return store.rows(since_epoch)
     except StoreUnavailable as exc:

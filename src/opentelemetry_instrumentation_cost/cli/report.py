@@ -64,7 +64,7 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
 def run_report(args: Any) -> int:
     seconds = window_seconds(args.since)
     store, shown = open_for_reading(args.store)
-    rows = read_rows(store, time.time() - seconds, shown)
+    rows = read_rows(store, time.time() - seconds)
     if not rows:
         raise CliError(f"no cost data in the last {args.since} in {shown}", code=1)
     lines, idle = summarize(rows, args.by)
