@@ -137,6 +137,10 @@ def main() -> None:
     subprocess.run(
         [str(BIN / "otel-cost"), "report", "--by", "service", "--store", STORE, "--since", "10m"], check=False
     )
+    print(f"\n$ otel-cost budgets check --window 10m --budgets '{BUDGETS}'   (for cron or CI: exit 1 when over)")
+    sys.stdout.flush()
+    check = [str(BIN / "otel-cost"), "budgets", "check", "--store", STORE, "--window", "10m", "--budgets", BUDGETS]
+    print(f"(exit {subprocess.run(check, check=False).returncode})")
 
 
 if __name__ == "__main__":
