@@ -22,8 +22,7 @@ from ._log import error_once, warn_once
 from .attribution.ledger import ComputeLedger
 from .attribution.roots import RootTracker
 from .config import Settings
-from .host import BUDGET_S, HostInfo, detect_host
-from .host.local import default_share
+from .host import BUDGET_S, HostInfo, detect_host, pricing_region, process_share
 from .metrics import CostMetrics
 from .pricing.book import PriceBook
 from .pricing.compute import ComputePrice, compute_price
@@ -113,11 +112,8 @@ class CostRuntime:
     def _resolve_host(self) -> None:
         host = detect_host(self.settings, self._env, self.cache)
         self.host = host
-        self.region = self.settings.pricing_region or host.region or self.settings.aws_region or "us-east-1"
-        if host.platform in ("fargate", "lambda"):
-            self.share = 1.0  # the task's or function's price is already its own
-        else:
-            self.share = self.settings.host_share if self.settings.host_share is not None else default_share()
+        self.region = pricing_region(self.settings, host.region)
+        self.share = process_share(self.settings, host)
         found = compute_price(self.book, host, self.region)
         if host.lifecycle == "spot" and host.instance_type:
             spot = self.book.spot_hourly(host.instance_type, self.region, host.availability_zone)

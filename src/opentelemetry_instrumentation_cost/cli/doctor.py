@@ -9,8 +9,7 @@ from typing import Any
 
 from .._cache import DiskCache
 from ..config import Settings
-from ..host import detect_host
-from ..host.local import default_share
+from ..host import detect_host, pricing_region, process_share
 from ..pricing.book import PriceBook, describe_error
 from ..pricing.compute import compute_price
 from ..store.model import StoreUnavailable
@@ -24,11 +23,12 @@ def run_doctor(args: Any) -> int:
     settings = Settings.from_env()
     cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
     host = detect_host(settings, dict(os.environ), cache)
-    region = settings.pricing_region or host.region or settings.aws_region or "us-east-1"
-    share = settings.host_share if settings.host_share is not None else default_share()
+    region = pricing_region(settings, host.region)
+    share = process_share(settings, host)
     print(f"platform       {host.platform} ({host.detail or 'detected'})")
     print(f"instance type  {host.instance_type or '-'}   lifecycle {host.lifecycle or '-'}   region {region}")
-    print(f"host share     {share:g}" + ("" if settings.host_share is not None else " (from the cgroup CPU quota)"))
+    how = " (OTEL_PYTHON_COST_HOST_SHARE)" if settings.host_share is not None else " (from the cgroup CPU quota)"
+    print(f"host share     {share:g}" + ("" if host.platform in ("fargate", "lambda") else how))
     if host.platform == "unknown":
         problems.append(
             (

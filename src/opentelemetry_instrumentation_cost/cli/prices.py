@@ -7,7 +7,7 @@ from typing import Any
 
 from .._cache import DiskCache
 from ..config import Settings
-from ..host.info import HostInfo
+from ..host import HostInfo, pricing_region
 from ..pricing.book import PriceBook
 from ..pricing.compute import compute_price
 from ..pricing.model import Price
@@ -23,7 +23,7 @@ def _describe(price: Price | None) -> str:
 
 def run_prices(args: Any) -> int:
     settings = Settings.from_env()
-    region = args.region or settings.pricing_region or settings.aws_region or "us-east-1"
+    region = args.region or pricing_region(settings, None)
     book = PriceBook(settings, DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s))
     instance_type = args.instance_type or settings.instance_type
     print(

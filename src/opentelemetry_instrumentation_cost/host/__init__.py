@@ -16,9 +16,9 @@ from ._http import Deadline
 from .ecs import query_ecs
 from .imds import ImdsUnavailable, query_imds
 from .info import HostInfo
-from .local import architecture, boot_id, dmi_says_not_ec2, lambda_host
+from .local import architecture, boot_id, default_share, dmi_says_not_ec2, lambda_host
 
-__all__ = ["HostInfo", "detect_host"]
+__all__ = ["HostInfo", "detect_host", "pricing_region", "process_share"]
 
 BUDGET_S = 1.0
 _CACHE = "host"
@@ -68,3 +68,15 @@ def detect_host(settings: Settings, env: Mapping[str, str], cache: DiskCache) ->
         found = HostInfo("unknown", architecture=arch, detail=reason)
     cache.put(_CACHE, key, found.to_dict())
     return found
+
+
+def pricing_region(settings: Settings, host_region: str | None) -> str:
+    """Whose prices: OTEL_PYTHON_COST_PRICING_REGION → detected region → AWS_REGION / AWS_DEFAULT_REGION → us-east-1."""
+    return settings.pricing_region or host_region or settings.aws_region or "us-east-1"
+
+
+def process_share(settings: Settings, host: HostInfo) -> float:
+    """This process's share of the host's price; a Fargate task or Lambda function is priced by its own size."""
+    if host.platform in ("fargate", "lambda"):
+        return 1.0
+    return settings.host_share if settings.host_share is not None else default_share()
