@@ -186,7 +186,6 @@ class _LazyStore:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._store: Any = None
-        self._failed = False
 
     def write(self, batch: Batch) -> None:
         if self._store is None:

@@ -69,7 +69,7 @@ class CallMeter:
             error_once("aws-guard", "cost: failed to check a budget")
             return
         if root is not None and name is not None:
-            guard.check_call(root, name, f"{model.service_model.service_id}.{model.name}")
+            guard.check_call(root, name, f"{model.service_model.service_name}.{model.name}")
 
     def after_call(
         self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -118,7 +118,7 @@ class CallMeter:
             self.runtime.ledger.add_service_cost(root, charge.usd, on_root, call.service)
             guard = self.runtime.guard
             if guard is not None:  # the call that crossed the ceiling is named in the event
-                guard.observe(root, self.runtime.tracker.transaction_of(root), f"{span_name(call)}")
+                guard.observe(root, self.runtime.tracker.transaction_of(root), f"{call.service}.{call.operation}")
         return root
 
     def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
@@ -171,7 +171,3 @@ def _accumulate(span: Any, usd: float) -> None:
             sc.COST_CURRENCY: sc.CURRENCY_USD,
         }
     )
-
-
-def span_name(call: Call) -> str:
-    return f"{call.service}.{call.operation}"

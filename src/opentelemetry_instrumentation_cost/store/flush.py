@@ -98,9 +98,6 @@ class Flusher:
             )
 
     def _write_pending(self) -> bool:
-        if self.store is None:
-            self.pending.clear()
-            return True
         while self.pending:
             try:
                 self.store.write(self.pending[0])
