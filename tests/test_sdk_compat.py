@@ -6,10 +6,16 @@ import os
 
 import pytest
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import SpanLimits, SynchronousMultiSpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
+    SpanLimits,
+    SynchronousMultiSpanProcessor,
+    TracerProvider,
+)
+from opentelemetry.trace import set_span_in_context
 
 from opentelemetry_instrumentation_cost._sdk_compat import write_attributes
-from opentelemetry_instrumentation_cost.attribution.processor import attach, detach
+from opentelemetry_instrumentation_cost.attribution import processor
 
 
 def test_open_span_keeps_a_plain_attribute_dict() -> None:
@@ -30,14 +36,32 @@ def test_attribute_count_limit_is_respected_through_the_public_path() -> None:
     assert len(span.attributes) == 3 and span.attributes["cost.b"] == 2.0
 
 
-def test_multi_processor_class_swap_and_back() -> None:
-    provider = TracerProvider(shutdown_on_exit=False)
-    active = provider._active_span_processor
-    assert type(active) is SynchronousMultiSpanProcessor
-    attach(provider)
-    assert type(active).__mro__[1] is SynchronousMultiSpanProcessor
-    detach(provider)
-    assert type(active) is SynchronousMultiSpanProcessor
+def test_span_context_is_a_tuple_read_by_index() -> None:
+    tracer = TracerProvider(shutdown_on_exit=False).get_tracer("t")
+    root = tracer.start_span("root")
+    child = tracer.start_span("child", context=set_span_in_context(root))
+    ctx, parent = child._context, child._parent
+    assert (ctx[0], ctx[1], ctx[2]) == (ctx.trace_id, ctx.span_id, ctx.is_remote)
+    assert (parent[0], parent[1], parent[2]) == (root.context.trace_id, root.context.span_id, False)
+    assert root._parent is None and root._start_time == root.start_time
+    assert child._attributes.maxlen == 128 and type(child._attributes._dict) is dict
+
+
+def test_multi_processors_patched_on_the_class_and_restored() -> None:
+    originals = {cls: cls.__dict__["on_start"] for cls in (SynchronousMultiSpanProcessor, ConcurrentMultiSpanProcessor)}
+    assert all(not hasattr(f, "__wrapped__") for f in originals.values())
+    assert isinstance(SynchronousMultiSpanProcessor()._span_processors, tuple)
+    processor.install()
+    processor.install()  # idempotent: wraps once
+    try:
+        for cls, original in originals.items():
+            assert cls.__dict__["on_start"].__wrapped__ is original
+        provider = TracerProvider(shutdown_on_exit=False)
+        processor.attach(provider)  # patched active processor: no fallback needed
+        assert not getattr(provider, "_otel_cost_fallback", False)
+    finally:
+        processor.uninstall()
+    assert {cls: cls.__dict__["on_start"] for cls in originals} == originals
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from wrapt import wrap_function_wrapper
 
 from ._log import error_once
-from .attribution.processor import DETECTOR, attach, detach
+from .attribution import processor
 from .aws.hooks import BotocoreHooks
 from .config import Settings
 from .package import _instruments
@@ -27,7 +27,9 @@ class CostInstrumentor(BaseInstrumentor):
     """Puts an estimated USD cost on every local root span, with no change to the app.
 
     Every SDK ``TracerProvider`` (the global one now, and any the app builds later) reports its local roots, so
-    tracers obtained before the package loaded are covered too, whatever order instrumentors load in.
+    tracers obtained before the package loaded are covered too, whatever order instrumentors load in: the SDK's
+    multi-processors are patched (``attribution/processor.py``), and a provider with another active processor
+    gets a fallback processor when it is seen.
     """
 
     runtime: CostRuntime | None = None
@@ -35,7 +37,6 @@ class CostInstrumentor(BaseInstrumentor):
     _propagator: TransactionPropagator | None = None
     _atexit = False
     _fork_hook = False
-    _providers: weakref.WeakSet[TracerProvider]
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -47,8 +48,8 @@ class CostInstrumentor(BaseInstrumentor):
             ref = weakref.WeakMethod(self._after_fork)
             os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
             self._fork_hook = True
-        self._providers = weakref.WeakSet()
-        DETECTOR.tracker = self.runtime.tracker
+        processor.DETECTOR.use(self.runtime.tracker)
+        processor.install()
         provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
         self._attach(provider)
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.__init__", self._provider_created)
@@ -74,9 +75,8 @@ class CostInstrumentor(BaseInstrumentor):
         if self._aws is not None:
             self._aws.uninstall()
             self._aws = None
-        DETECTOR.tracker = None
-        for provider in list(self._providers):
-            detach(provider)
+        processor.uninstall()
+        processor.DETECTOR.use(None)
         self.runtime = None
 
     def _provider_created(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
@@ -86,8 +86,7 @@ class CostInstrumentor(BaseInstrumentor):
     def _attach(self, provider: Any) -> None:
         try:
             if isinstance(provider, TracerProvider):
-                attach(provider)
-                self._providers.add(provider)
+                processor.attach(provider)
         except Exception:
             error_once("attach", "cost: could not attach to a TracerProvider")
 

@@ -168,6 +168,12 @@ class ComputeLedger:
             host = self._host + self._rate * self._busy_ns + self._idle
             return Totals(host, self._attributed, self._idle, self._n)
 
+    def share_index(self, index: dict[int, Token]) -> None:
+        """Keep the index of roots in flight in ``index`` (a dict the span processor holds for good)."""
+        with self._lock:
+            index.update(self._by_trace)
+            self._by_trace = self.roots = index
+
     def reset_after_fork(self, now_ns: int) -> None:
         """A forked child starts with no roots in flight and totals of its own."""
         self._lock = threading.Lock()

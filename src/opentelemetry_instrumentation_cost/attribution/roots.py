@@ -48,7 +48,7 @@ class RootTracker:
         trust_baggage: bool,
     ) -> None:
         self._ledger = ledger
-        self._roots = ledger.roots
+        self.roots = ledger.roots  # trace id → innermost local root in flight (read by the span processor)
         self._ready = ready
         self._ready_by = ready_by  # seconds left to wait for host detection
         self.names = names
@@ -68,8 +68,11 @@ class RootTracker:
         try:
             if not self._ready.is_set():
                 self._ready.wait(self._ready_by())
-            ctx = span.context
-            token = self._ledger.open(span.start_time or time_ns(), ctx.trace_id, ctx.span_id)
+            ctx = span._context  # SpanContext: (trace_id, span_id, ...); the property costs a call
+            seen = self.roots.get(ctx[0])
+            if seen is not None and seen.span is span:  # reported twice (a fallback beside a patched processor)
+                return
+            token = self._ledger.open(span._start_time or time_ns(), ctx[0], ctx[1])
             token.span = span
             if self._trust_baggage and parent_context is not None:
                 incoming = transaction_from(parent_context)
@@ -78,6 +81,11 @@ class RootTracker:
             span.end = partial(self._end, span, token, span.end)
         except Exception:  # never hurt the app
             error_once("root-start", "cost: failed to track a local root")
+
+    def share_roots(self, index: dict[int, Token]) -> None:
+        """Index the roots in flight in ``index`` from now on (see ``processor.RootDetector``)."""
+        self._ledger.share_index(index)
+        self.roots = index
 
     def transaction_of(self, token: Token) -> str:
         """The transaction a root belongs to: from baggage, else (at the edge) the root span's name, cached on the
@@ -89,17 +97,13 @@ class RootTracker:
         return name
 
     def transaction_for_trace(self, trace_id: int) -> str | None:
-        token = self._roots.get(trace_id)
+        token = self.roots.get(trace_id)
         return None if token is None else self.transaction_of(token)
 
-    def child_started(self, span: Any) -> None:
-        """A non-root span: it carries its transaction's name too (the hot path for every child span)."""
-        token = self._roots.get(span._context.trace_id)
-        if token is not None:
-            try:
-                write_attribute(span, _NAME, token.transaction or self.transaction_of(token))
-            except Exception:
-                error_once("child-start", "cost: failed to name a span's transaction")
+    def child_started(self, span: Any, token: Token) -> None:
+        """A child span whose transaction is not named yet (its edge root's first child), or whose attributes are
+        full: the processor's inline path handles every other child."""
+        write_attribute(span, _NAME, token.transaction or self.transaction_of(token))
 
     def _end(self, span: Any, token: Token, original_end: Callable[..., None], end_time: int | None = None) -> None:
         try:
