@@ -16,7 +16,7 @@ from opentelemetry_instrumentation_cost import (
     current_transaction_budget,
     current_transaction_cost,
 )
-from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger
+from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger, Token
 from opentelemetry_instrumentation_cost.budgets.config import Budget, parse_budgets
 from opentelemetry_instrumentation_cost.budgets.guard import BudgetGuard
 from opentelemetry_instrumentation_cost.budgets.rate import RollingSpend
@@ -90,7 +90,8 @@ def test_spend_rate_budget_crosses_and_recovers() -> None:
 
     def transaction(cost: float) -> None:
         with tracer.start_as_current_span("POST /agent") as span:
-            token = ledger.open(0, span.get_span_context().trace_id, span.get_span_context().span_id)
+            ctx = span.get_span_context()
+            token = ledger.open(0, Token(ctx.trace_id, ctx.span_id))
             token.span = span
             guard.check_call(token, "POST /agent", "bedrock-runtime.Converse")
             ledger.add_service_cost(token, cost, True, "bedrock-runtime")

@@ -7,7 +7,7 @@ import threading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opentelemetry_instrumentation_cost.attribution.ledger import NS_PER_HOUR, ComputeLedger
+from opentelemetry_instrumentation_cost.attribution.ledger import NS_PER_HOUR, ComputeLedger, Token
 
 # a schedule: for each step, which worker acts, and how far the clock moves (possibly not at all)
 steps = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10_000)), min_size=1, max_size=300)
@@ -28,13 +28,13 @@ def test_any_interleaving_conserves_cost(schedule: list[tuple[int, int]], rate_c
             ledger.set_rate(changes.pop() * 3600, clock)
         token = open_tokens.pop(worker, None)
         if token is None:
-            open_tokens[worker] = ledger.open(clock, trace_id=worker + 1, span_id=i + 1)
+            open_tokens[worker] = ledger.open(clock, Token(worker + 1, i + 1))
         else:
-            cost, _ = ledger.close(token, clock)  # type: ignore[arg-type]
+            cost = ledger.close(token, clock)  # type: ignore[arg-type]
             assert cost is not None and cost >= 0.0
             costs.append(cost)
     for token in open_tokens.values():
-        costs.append(ledger.close(token, clock)[0] or 0.0)  # type: ignore[arg-type]
+        costs.append(ledger.close(token, clock) or 0.0)  # type: ignore[arg-type]
     totals = ledger.totals(clock)
     assert totals.in_flight == 0
     assert totals.idle_usd >= 0.0
@@ -60,10 +60,10 @@ def test_real_threads_conserve_cost(seed: int, threads: int) -> None:
     def worker(n: int) -> None:
         rnd = random.Random(seed + n)
         for i in range(200):
-            token = ledger.open(now(), trace_id=n * 1000 + i, span_id=1)
+            token = ledger.open(now(), Token(n * 1000 + i, 1))
             for _ in range(rnd.randint(0, 3)):
                 now()
-            cost, _ = ledger.close(token, now())
+            cost = ledger.close(token, now())
             with lock:
                 costs.append(cost or 0.0)
 

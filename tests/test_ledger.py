@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from opentelemetry_instrumentation_cost.attribution.ledger import NS_PER_HOUR, ComputeLedger
+from opentelemetry_instrumentation_cost.attribution.ledger import NS_PER_HOUR, ComputeLedger, Token
 
 S = 1_000_000_000  # one second in ns
 RATE = 3.6  # USD per hour = 0.001 USD per second
@@ -16,10 +16,10 @@ RATE = 3.6  # USD per hour = 0.001 USD per second
 def test_two_overlapping_roots_share_the_overlap() -> None:
     led = ComputeLedger(0)
     led.set_rate(RATE, 0)
-    a = led.open(1 * S, trace_id=1, span_id=1)
-    b = led.open(2 * S, trace_id=2, span_id=1)
-    cost_a, partial_a = led.close(a, 3 * S)  # alone 1 s, shared 1 s
-    cost_b, _ = led.close(b, 5 * S)  # shared 1 s, alone 2 s
+    a = led.open(1 * S, Token(1, 1))
+    b = led.open(2 * S, Token(2, 1))
+    cost_a, partial_a = led.close(a, 3 * S), a.partial  # alone 1 s, shared 1 s
+    cost_b = led.close(b, 5 * S)  # shared 1 s, alone 2 s
     assert cost_a == pytest.approx(0.001 * 1.5) and not partial_a
     assert cost_b == pytest.approx(0.001 * 2.5)
     totals = led.totals(6 * S)
@@ -31,20 +31,20 @@ def test_two_overlapping_roots_share_the_overlap() -> None:
 def test_rate_change_applies_from_then_on() -> None:
     led = ComputeLedger(0)
     led.set_rate(RATE, 0)
-    a = led.open(0, trace_id=1, span_id=1)
+    a = led.open(0, Token(1, 1))
     led.set_rate(RATE * 2, 1 * S)
-    cost, _ = led.close(a, 2 * S)
+    cost = led.close(a, 2 * S)
     assert cost == pytest.approx(0.001 + 0.002)
     assert led.totals(2 * S).host_usd == pytest.approx(0.003)
 
 
 def test_unknown_price_gives_none_and_partial_gives_a_marker() -> None:
     led = ComputeLedger(0)
-    a = led.open(0, trace_id=1, span_id=1)
-    assert led.close(a, S) == (None, True)
-    b = led.open(S, trace_id=2, span_id=1)
+    a = led.open(0, Token(1, 1))
+    assert led.close(a, S) is None and a.partial
+    b = led.open(S, Token(2, 1))
     led.set_rate(RATE, 2 * S)
-    cost, partial = led.close(b, 3 * S)
+    cost, partial = led.close(b, 3 * S), b.partial
     assert cost == pytest.approx(0.001) and partial
 
 
@@ -57,25 +57,27 @@ def test_first_price_applies_from_creation() -> None:
 def test_time_going_backwards_never_gives_negative_cost() -> None:
     led = ComputeLedger(10 * S)
     led.set_rate(RATE, 10 * S)
-    a = led.open(5 * S, trace_id=1, span_id=1)  # an explicit start time in the past
-    cost, _ = led.close(a, 4 * S)
+    a = led.open(5 * S, Token(1, 1))  # an explicit start time in the past
+    cost = led.close(a, 4 * S)
     assert cost == 0.0
 
 
 def test_lambda_idle_is_not_billed() -> None:
     led = ComputeLedger(0)
     led.set_rate(RATE, 0, bills_idle=False)
-    a = led.open(S, trace_id=1, span_id=1)
-    cost, _ = led.close(a, 2 * S)
+    a = led.open(S, Token(1, 1))
+    cost = led.close(a, 2 * S)
     totals = led.totals(10 * S)
     assert cost == pytest.approx(0.001) and totals.idle_usd == 0.0 and totals.host_usd == pytest.approx(0.001)
 
 
 def test_roots_are_indexed_by_trace_with_nesting() -> None:
     led = ComputeLedger(0)
-    outer = led.open(0, trace_id=7, span_id=1)
-    inner = led.open(1, trace_id=7, span_id=1)  # a loopback call into the same process
+    outer = led.open(0, Token(7, 1))
+    inner = led.open(1, Token(7, 2))  # a loopback call into the same process
     assert led.root_of(7) is inner
+    assert led.open(1, Token(7, 2)) is inner  # one span reported twice opens once
+    assert led.totals(1).in_flight == 2
     led.close(inner, 2)
     assert led.root_of(7) is outer
     led.close(outer, 3)
@@ -97,10 +99,10 @@ def test_threads_conserve_cost() -> None:
     def worker(seed: int) -> None:
         rnd = random.Random(seed)
         for i in range(500):
-            token = led.open(tick(), trace_id=seed * 10_000 + i, span_id=1)
+            token = led.open(tick(), Token(seed * 10_000 + i, 1))
             if rnd.random() < 0.5:
                 tick()
-            c, _ = led.close(token, tick())
+            c = led.close(token, tick())
             costs.append(c or 0.0)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]

@@ -14,22 +14,30 @@ from typing import Any
 from opentelemetry.util import types
 
 
-def write_attributes(
-    span: Any, common: Mapping[str, types.AttributeValue], own: Mapping[str, types.AttributeValue]
-) -> None:
-    """Add ``common`` then ``own`` to an open span, within its attribute count limit."""
+def attribute_dict(span: Any, room: int) -> dict[str, types.AttributeValue] | None:
+    """An open span's own attribute dict, when ``room`` more attributes fit under its count limit; else None,
+    and the caller writes through ``span.set_attributes`` (which applies limits and eviction)."""
     try:
         bounded = span._attributes
         inner = bounded._dict
         maxlen = bounded.maxlen
-        fast = type(inner) is dict and not bounded._immutable
+        if type(inner) is dict and not bounded._immutable and (maxlen is None or len(inner) + room <= maxlen):
+            return inner
     except AttributeError:
-        fast = False
-    if fast and (maxlen is None or len(inner) + len(common) + len(own) <= maxlen):
+        pass
+    return None
+
+
+def write_attributes(
+    span: Any, common: Mapping[str, types.AttributeValue], own: Mapping[str, types.AttributeValue]
+) -> None:
+    """Add ``common`` then ``own`` to an open span, within its attribute count limit."""
+    inner = attribute_dict(span, len(common) + len(own))
+    if inner is None:
+        span.set_attributes({**common, **own})
+    else:
         inner.update(common)
         inner.update(own)
-        return
-    span.set_attributes({**common, **own})  # public path: applies limits and eviction
 
 
 def write_attribute(span: Any, key: str, value: types.AttributeValue) -> None:

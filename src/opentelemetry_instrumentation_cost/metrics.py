@@ -5,9 +5,14 @@ Recorded by the flusher from what the aggregates drained, not on the request pat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opentelemetry import metrics
 
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .store.aggregate import Value
 
 TRANSACTION = "cost.transaction"
 COMPONENT = "cost.component"
@@ -32,7 +37,7 @@ class CostMetrics:
         )
 
     def record(
-        self, values: list[tuple[str, float, float | None, dict[str, float] | None]], idle: float, host: float = 0.0
+        self, values: list[Value], idle: float, host: float = 0.0
     ) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
         sums: dict[tuple[str, str], float] = {}

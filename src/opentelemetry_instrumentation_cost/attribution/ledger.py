@@ -26,14 +26,18 @@ class Totals:
 
 
 class Token:
-    """A local root in flight: its position in the integrals when it opened, and its children's costs."""
+    """A local root in flight: its position in the integrals when it opened, its children's costs, and (once it
+    ended) its compute cost."""
 
     __slots__ = (
         "acc",
         "budget_exceeded",
         "by_service",
+        "compute",
         "edge",
+        "end_ns",
         "own_usd",
+        "partial",
         "prev",
         "rate_exceeded",
         "services_usd",
@@ -44,20 +48,19 @@ class Token:
         "unpriced",
     )
 
-    def __init__(self, acc: float, unpriced: float, trace_id: int, span_id: int, prev: Token | None) -> None:
-        self.acc = acc
-        self.unpriced = unpriced
+    def __init__(self, trace_id: int, span_id: int) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
-        self.prev = prev  # an outer local root of the same trace in this process (a loopback call), if any
+        self.acc = self.unpriced = 0.0  # the integrals when it opened (set by ``ComputeLedger.open``)
+        self.prev: Token | None = None  # an outer local root of the same trace in this process (a loopback call)
         self.services_usd = 0.0  # every service charge in the transaction (this process)
         self.own_usd = 0.0  # the service charges that landed on the root span itself
         self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
         self.transaction: str | None = None  # from incoming baggage, or (edge) the root's name once first asked
-        self.edge = False
-        self.budget_exceeded = False
-        self.rate_exceeded = False
+        self.edge = self.budget_exceeded = self.rate_exceeded = self.partial = False
         self.span: Any = None
+        self.compute: float | None = None  # set as it ends, with end_ns
+        self.end_ns = 0
 
 
 class ComputeLedger:
@@ -68,7 +71,7 @@ class ComputeLedger:
     """
 
     def __init__(self, now_ns: int) -> None:
-        self._lock = threading.Lock()
+        self._new_lock()
         self._last = now_ns
         self._n = 0
         self._rate = 0.0  # USD per ns
@@ -115,14 +118,25 @@ class ComputeLedger:
             self._rate = (usd_per_hour or 0.0) / NS_PER_HOUR
             self._bills_idle = bills_idle
 
-    def open(self, now_ns: int, trace_id: int, span_id: int) -> Token:
-        with self._lock:
+    def open(self, now_ns: int, token: Token) -> Token:
+        """Open a local root (``token``, made outside the lock) at ``now_ns``. A root already open under the
+        same span id (one span reported twice) is returned instead, unchanged."""
+        self._acquire()  # bound once: ``with`` costs two more method lookups per root
+        try:
+            by_trace = self._by_trace
+            prev = by_trace.get(token.trace_id)
+            if prev is not None and prev.span_id == token.span_id:
+                return prev
             self._advance(now_ns)
             self._n += 1
             self._opened = True
-            by_trace = self._by_trace
-            token = by_trace[trace_id] = Token(self._acc, self._unpriced, trace_id, span_id, by_trace.get(trace_id))
-            return token
+            token.acc = self._acc
+            token.unpriced = self._unpriced
+            token.prev = prev
+            by_trace[token.trace_id] = token
+        finally:
+            self._release()
+        return token
 
     def add_service_cost(self, token: Token, usd: float, on_root: bool, service: str) -> None:
         """Add a service charge to a root's transaction (and to the root's own cost when it landed there)."""
@@ -144,23 +158,29 @@ class ComputeLedger:
         """The innermost local root in flight for a trace (a plain dict read: atomic under the GIL)."""
         return self._by_trace.get(trace_id)
 
-    def close(self, token: Token, now_ns: int) -> tuple[float | None, bool]:
-        """Close a local root: its fair share in USD (``None`` if no price was known) and whether it is partial."""
-        with self._lock:
+    def close(self, token: Token, now_ns: int) -> float | None:
+        """Close a local root: its fair share in USD, ``None`` if no price was known; ``token.partial`` is set when
+        no price was known for part of its life."""
+        self._acquire()
+        try:
             self._advance(now_ns)
             if self._n > 0:
                 self._n -= 1
             cost = self._acc - token.acc
             self._attributed += cost
             unpriced = self._unpriced - token.unpriced
-            if self._by_trace.get(token.trace_id) is token:
+            by_trace = self._by_trace
+            if by_trace.get(token.trace_id) is token:
                 if token.prev is None:
-                    del self._by_trace[token.trace_id]
+                    del by_trace[token.trace_id]
                 else:
-                    self._by_trace[token.trace_id] = token.prev
+                    by_trace[token.trace_id] = token.prev
+        finally:
+            self._release()
         if unpriced > 0.0:
-            return (cost, True) if cost > 0.0 else (None, True)
-        return cost, False
+            token.partial = True
+            return cost if cost > 0.0 else None
+        return cost
 
     def totals(self, now_ns: int) -> Totals:
         with self._lock:
@@ -168,15 +188,14 @@ class ComputeLedger:
             host = self._host + self._rate * self._busy_ns + self._idle
             return Totals(host, self._attributed, self._idle, self._n)
 
-    def share_index(self, index: dict[int, Token]) -> None:
-        """Keep the index of roots in flight in ``index`` (a dict the span processor holds for good)."""
-        with self._lock:
-            index.update(self._by_trace)
-            self._by_trace = self.roots = index
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
+        self._acquire = self._lock.acquire
+        self._release = self._lock.release
 
     def reset_after_fork(self, now_ns: int) -> None:
         """A forked child starts with no roots in flight and totals of its own."""
-        self._lock = threading.Lock()
+        self._new_lock()
         self._last = now_ns
         self._n = 0
         self._by_trace.clear()  # the same dict: ``roots`` stays valid

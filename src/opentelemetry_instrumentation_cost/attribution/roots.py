@@ -1,15 +1,14 @@
 """Local roots: open a ledger share when one starts, write its cost on it just before it ends.
 
-Children cost nothing here: the span processor returns after one parent check, and only local roots get an
-``end`` of their own (an instance attribute that shadows ``Span.end`` for that one span). This path runs on every
-request, so it is kept to a few calls (see ``bench/bench_spans.py``).
+Children cost nothing here: the span processor names them inline. Only local roots get an ``end`` of their own:
+their ledger ``Token``, set as an instance attribute that shadows ``Span.end`` for that one span. This path runs
+on every request, so it is kept to a few calls and one new object (see ``bench/bench_spans.py``).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from functools import partial
 from time import time_ns
 from typing import Any, Protocol
 
@@ -17,7 +16,7 @@ from opentelemetry.util import types
 
 from .. import semconv as sc
 from .._log import error_once, warn_once
-from .._sdk_compat import write_attribute, write_attributes
+from .._sdk_compat import attribute_dict, write_attribute, write_attributes
 from ..transactions.names import TransactionNames
 from ..transactions.propagator import transaction_from
 from .ledger import ComputeLedger, Token
@@ -29,11 +28,10 @@ _NAME = sc.COST_TRANSACTION
 
 
 class RootSink(Protocol):
-    """Where each ended local root is reported (the in-process aggregates)."""
+    """Where each ended local root is reported (the in-process aggregates): its token, with ``transaction``,
+    ``compute`` and ``end_ns`` set, and its span's resource."""
 
-    def record(
-        self, span: Any, token: Token, transaction: str, compute: float | None, end_ns: int, exceeded: bool = False
-    ) -> None: ...
+    def record(self, token: Token, resource: Any) -> None: ...
 
 
 class RootTracker:
@@ -50,6 +48,7 @@ class RootTracker:
         self._ledger = ledger
         self.roots = ledger.roots  # trace id → innermost local root in flight (read by the span processor)
         self._ready = ready
+        self._waiting = True  # until ``ready`` is seen set (a plain attribute is cheaper than ``Event.is_set``)
         self._ready_by = ready_by  # seconds left to wait for host detection
         self.names = names
         self._trust_baggage = trust_baggage
@@ -66,26 +65,26 @@ class RootTracker:
 
     def started(self, span: Any, parent_context: Any) -> None:
         try:
-            if not self._ready.is_set():
-                self._ready.wait(self._ready_by())
+            if self._waiting:
+                self._wait_ready()
             ctx = span._context  # SpanContext: (trace_id, span_id, ...); the property costs a call
-            seen = self.roots.get(ctx[0])
-            if seen is not None and seen.span is span:  # reported twice (a fallback beside a patched processor)
-                return
-            token = self._ledger.open(span._start_time or time_ns(), ctx[0], ctx[1])
+            token = RootToken(ctx[0], ctx[1])
             token.span = span
+            token.tracker = self
             if self._trust_baggage and parent_context is not None:
                 incoming = transaction_from(parent_context)
                 if incoming is not None:
                     token.transaction = self.names.admit(incoming)
-            span.end = partial(self._end, span, token, span.end)
+            if self._ledger.open(span._start_time or time_ns(), token) is token:  # not a root seen twice
+                span.end = token
         except Exception:  # never hurt the app
             error_once("root-start", "cost: failed to track a local root")
 
-    def share_roots(self, index: dict[int, Token]) -> None:
-        """Index the roots in flight in ``index`` from now on (see ``processor.RootDetector``)."""
-        self._ledger.share_index(index)
-        self.roots = index
+    def _wait_ready(self) -> None:
+        """The first roots wait for host detection, at most until its deadline."""
+        if not self._ready.is_set():
+            self._ready.wait(self._ready_by())
+        self._waiting = not self._ready.is_set()
 
     def transaction_of(self, token: Token) -> str:
         """The transaction a root belongs to: from baggage, else (at the edge) the root span's name, cached on the
@@ -105,39 +104,14 @@ class RootTracker:
         full: the processor's inline path handles every other child."""
         write_attribute(span, _NAME, token.transaction or self.transaction_of(token))
 
-    def _end(self, span: Any, token: Token, original_end: Callable[..., None], end_time: int | None = None) -> None:
-        try:
-            del span.end  # a second end() goes to the SDK, which warns as usual
-            if end_time is None:
-                end_time = time_ns()
-            compute, partial_ = self._ledger.close(token, end_time)
-            name = self.names.admit(span.name) if token.edge or token.transaction is None else token.transaction
-            if self.guard is not None:
-                self.guard.check_end(token, name, (compute or 0.0) + token.services_usd)
-            if compute is not None and not partial_ and not token.own_usd:
-                own: dict[str, types.AttributeValue] = {
-                    _USD: compute,
-                    _COMPUTE: compute,
-                    _TRANSACTION: compute + token.services_usd,
-                    _NAME: name,
-                }
-                write_attributes(span, self._static, own)
-            else:
-                write_attributes(span, self._uncommon(compute, partial_, token), {_NAME: name})
-            if self.sink is not None:
-                self.sink.record(span, token, name, compute, end_time, token.budget_exceeded)
-        except Exception:
-            error_once("root-end", "cost: failed to price a local root")
-        original_end(end_time)
-
-    def _uncommon(self, compute: float | None, partial_: bool, token: Token) -> dict[str, types.AttributeValue]:
+    def _uncommon(self, compute: float | None, token: Token) -> dict[str, types.AttributeValue]:
         """A root with service charges of its own, or whose compute price was unknown for part or all of its life.
 
         Never a silent 0: with no compute price there is no ``cost.compute.usd``, and ``cost.usd`` only holds
         what was priced (marked partial).
         """
         attrs = self._static.copy()
-        own, services = token.own_usd, token.services_usd
+        own, services, partial_ = token.own_usd, token.services_usd, token.partial
         if own:
             attrs[sc.COST_SERVICE_USD] = own
             attrs[sc.COST_CURRENCY] = sc.CURRENCY_USD
@@ -157,3 +131,50 @@ class RootTracker:
         if partial_:
             attrs[sc.COST_PARTIAL] = True
         return attrs
+
+
+def _end_root(token: RootToken, end_time: int | None = None) -> None:
+    """A local root's ``end``: price it, write its cost attributes, report it, then end the span."""
+    span = token.span
+    if span is None or token.end_ns:  # called again through a saved reference: the root has ended
+        return
+    if end_time is None:
+        end_time = time_ns()
+    token.end_ns = end_time
+    tracker = token.tracker
+    try:
+        del span.end  # a second end() goes to the SDK, which warns as usual
+        compute = tracker._ledger.close(token, end_time)
+        name = tracker.names.admit(span._name) if token.edge or token.transaction is None else token.transaction
+        if tracker.guard is not None:
+            tracker.guard.check_end(token, name, (compute or 0.0) + token.services_usd)
+        if compute is not None and not token.partial and not token.own_usd:
+            static = tracker._static
+            inner = attribute_dict(span, len(static) + 4)  # the common case: straight into the span's dict
+            attrs = {} if inner is None else inner
+            attrs.update(static)
+            attrs[_USD] = compute
+            attrs[_COMPUTE] = compute
+            attrs[_TRANSACTION] = compute + token.services_usd
+            attrs[_NAME] = name
+            if inner is None:
+                span.set_attributes(attrs)
+        else:
+            write_attributes(span, tracker._uncommon(compute, token), {_NAME: name})
+        token.transaction = name
+        token.compute = compute
+        token.span = None
+        if tracker.sink is not None:
+            tracker.sink.record(token, span._resource)
+    except Exception:
+        error_once("root-end", "cost: failed to price a local root")
+    span.end(end_time)
+
+
+class RootToken(Token):
+    """A local root's ledger token, set as its span's ``end`` (an instance attribute shadowing ``Span.end``):
+    one object per root, called directly, where a ``partial`` of a bound method would be three and a frame more."""
+
+    __slots__ = ("tracker",)
+    tracker: RootTracker
+    __call__ = _end_root

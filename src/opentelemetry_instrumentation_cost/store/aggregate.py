@@ -1,52 +1,96 @@
-"""Per-minute aggregates of ended local roots, O(1) per root under one lock; drained by the flusher."""
+"""Per-minute aggregates of ended local roots.
+
+The request thread only appends a tuple to a deque (atomic, no lock); the flusher folds
+the queue into rows and metric values. If roots pile up between flushes (every ``_WAKE_AT`` roots queued) the
+flusher is woken early to fold them; past ``_FOLD_AT`` the recording thread folds the queue itself, so memory
+stays bounded and no root is lost.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ..attribution.ledger import Token
 from .model import Key, Row
 
 _VALUES_MAX = 100_000  # per flush interval, for the per-transaction histogram; beyond it the oldest go
+_WAKE_AT = 2_000  # about 0.5 MB of tokens
+_FOLD_AT = 50_000
+
+Value = tuple[str, float, "float | None", "dict[str, float] | None"]
+# end time (ns), service.name, transaction, compute USD, service USD, USD by AWS service, over budget
+Ended = tuple[int, str, str, "float | None", float, "dict[str, float] | None", bool]
 
 
 class Aggregator:
     def __init__(self, host: tuple[str, str]) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # folding and draining; never taken by ``record`` below ``_FOLD_AT``
+        self._ended: deque[Ended] = deque()
         self._rows: dict[Key, Row] = {}
-        self._values: deque[tuple[str, float, float | None, dict[str, float] | None]] = deque(maxlen=_VALUES_MAX)
+        self._values: deque[Value] = deque(maxlen=_VALUES_MAX)
         self.host = host  # (instance type, region), set once the host is known
         self._services: dict[int, str] = {}
+        self.wake: Callable[[], None] | None = None  # set by the flusher
 
-    def _service_name(self, span: Any) -> str:
-        resource = span._resource  # the property is a call per request; the resource is fixed per provider
-        name = self._services.get(id(resource))
-        if name is None:
-            name = str(resource.attributes.get("service.name", "unknown_service"))
-            self._services[id(resource)] = name
+    def record(self, token: Token, resource: Any) -> None:
+        """One ended local root (see ``attribution.roots.RootSink``), queued as a tuple of plain values: the
+        collector stops tracking it at once, where a queued token would be traversed until the next fold."""
+        service = self._services.get(id(resource)) or self._learn(resource)
+        ended = self._ended
+        ended.append(
+            (
+                token.end_ns,
+                service,
+                token.transaction or "",
+                token.compute,
+                token.services_usd,
+                token.by_service,
+                token.budget_exceeded,
+            )
+        )
+        queued = len(ended)
+        if queued % _WAKE_AT == 0:  # at 2,000, 4,000, ... queued: once each, not on every root
+            self._crowded(queued)
+
+    def _crowded(self, queued: int) -> None:
+        if queued >= _FOLD_AT or self.wake is None:
+            self.fold()
+        else:
+            self.wake()
+
+    def fold(self) -> None:
+        """Fold the queued roots into rows now (the flusher, woken early; tests)."""
+        with self._lock:
+            self._fold()
+
+    def _learn(self, resource: Any) -> str:
+        """The service name of a provider's resource (fixed per provider), cached by identity."""
+        name = self._services[id(resource)] = str(resource.attributes.get("service.name", "unknown_service"))
         return name
 
-    def record(
-        self, span: Any, token: Token, transaction: str, compute: float | None, end_ns: int, exceeded: bool = False
-    ) -> None:
-        """One ended local root (called from its ``end``, before the SDK's: the span has no end time yet)."""
-        services = token.services_usd
-        total = (compute or 0.0) + services
-        key = (end_ns // 60_000_000_000 * 60, self._service_name(span), transaction, *self.host)
-        with self._lock:
-            row = self._rows.get(key)
+    def _fold(self) -> None:
+        """Move the queued roots into rows and metric values (under ``_lock``)."""
+        ended, rows, values = self._ended, self._rows, self._values
+        instance_type, region = self.host
+        for _ in range(len(ended)):
+            end_ns, service, name, compute, services, by_service, exceeded = ended.popleft()  # atomic vs append
+            total = (compute or 0.0) + services
+            key = (end_ns // 60_000_000_000 * 60, service, name, instance_type, region)
+            row = rows.get(key)
             if row is None:
-                row = self._rows[key] = Row()
+                row = rows[key] = Row()
             row.count += 1
             row.sum_usd += total
             row.compute_usd += compute or 0.0
             row.service_usd += services
             if total > row.max_usd:
                 row.max_usd = total
-            row.budget_exceeded += 1 if exceeded else 0
-            self._values.append((transaction, total, compute, token.by_service))
+            if exceeded:
+                row.budget_exceeded += 1
+            values.append((name, total, compute, by_service))
 
     def add(self, key: Key, row: Row) -> None:
         """Add a row made elsewhere (idle time)."""
@@ -59,11 +103,13 @@ class Aggregator:
 
     def reset_after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._ended.clear()
         self._rows = {}
         self._values.clear()
 
-    def drain(self) -> tuple[dict[Key, Row], list[tuple[str, float, float | None, dict[str, float] | None]]]:
+    def drain(self) -> tuple[dict[Key, Row], list[Value]]:
         with self._lock:
+            self._fold()
             rows, self._rows = self._rows, {}
             values = list(self._values)
             self._values.clear()

@@ -4,6 +4,7 @@ idle time, report metrics, and write batches to the store, in order, keeping the
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from time import time_ns
@@ -38,6 +39,8 @@ class Flusher:
         self.dropped_batches = 0
         self._lock = threading.Lock()  # one flush at a time
         self._stop = threading.Event()
+        self._wakeup = threading.Event()  # set by the aggregator when roots pile up between intervals
+        aggregator.wake = self._wakeup.set
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -46,6 +49,7 @@ class Flusher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wakeup.set()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's rows and batches are the parent's to write; start a thread of our own."""
@@ -54,12 +58,24 @@ class Flusher:
         self.pending = deque()
         self._idle_seen = self._host_seen = 0.0
         self._stop = threading.Event()
+        self._wakeup = threading.Event()
+        self.aggregator.wake = self._wakeup.set
         if self._thread is not None:
             self.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        """Flush every interval; when woken early (roots piling up), only fold them into rows."""
+        deadline = time.monotonic() + self.interval_s
+        while True:
+            self._wakeup.wait(max(0.0, deadline - time.monotonic()))
+            self._wakeup.clear()
+            if self._stop.is_set():
+                return
+            if time.monotonic() < deadline:
+                self.aggregator.fold()
+                continue
             self.flush()
+            deadline = time.monotonic() + self.interval_s
 
     def flush(self) -> bool:
         """One flush; True when nothing is left pending. Never raises."""
