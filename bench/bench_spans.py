@@ -125,10 +125,7 @@ def _count_worker(mode: str, shape: str, n: int) -> None:
 
 def _instruction_table(sdk_us_per_span: float, n: int = 1000) -> None:
     print(f"\ninstructions per span (callgrind, ({3 * n} spans - {n} spans) / {2 * n}):")
-    print(
-        f"{'span':<8}{'SDK':>9}{'+cost':>9}{'added':>8}{'added µs':>10}  {'goal':<10}"
-        f"{'background':>11}{'bg µs':>7}"
-    )
+    print(f"{'span':<8}{'SDK':>9}{'+cost':>9}{'added':>8}{'added µs':>10}  {'goal':<10}{'background':>11}{'bg µs':>7}")
     goals = {"child": "≤ 0.3 µs", "root": "≤ 4 µs"}
     for shape in ("child", "root"):
         per: dict[str, tuple[float, float]] = {}

@@ -36,9 +36,7 @@ class CostMetrics:
             "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
         )
 
-    def record(
-        self, values: list[Value], idle: float, host: float = 0.0
-    ) -> None:
+    def record(self, values: list[Value], idle: float, host: float = 0.0) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
         sums: dict[tuple[str, str], float] = {}
         attrs = self._attrs
