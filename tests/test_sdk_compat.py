@@ -88,3 +88,15 @@ def test_forked_child_starts_with_its_own_totals() -> None:
         assert os.read(read, 2) == b"ok"
         span.end()
     assert exporter.get_finished_spans()[-1].attributes["cost.usd"] > 0
+
+
+def test_current_span_read_from_the_context_by_its_key() -> None:
+    """``aws/metering.py`` reads the current span with one dict lookup instead of ``get_current_span()``."""
+    from opentelemetry import trace
+    from opentelemetry.context import get_current
+    from opentelemetry.trace.propagation import _SPAN_KEY
+
+    tracer = TracerProvider(shutdown_on_exit=False).get_tracer("t")
+    assert get_current().get(_SPAN_KEY) is None
+    with tracer.start_as_current_span("s") as span:
+        assert get_current().get(_SPAN_KEY) is span is trace.get_current_span()

@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import get_current
+from opentelemetry.trace import INVALID_SPAN
+from opentelemetry.trace.propagation import _SPAN_KEY  # get_current_span() is four calls deep, on every AWS call
 from opentelemetry.util import types
 
 from .. import semconv as sc
@@ -20,39 +23,34 @@ from .._log import error_once
 from ..pricing.charges import Charge, price_metering
 from . import registry
 from .services import bedrock
-from .types import Call, Metering
+from .types import Call, Meter, Metering
 
 _STATE_KEY = "otel_cost"
-
-
-class _CallState:
-    __slots__ = ("injected", "meter", "params")
-
-    def __init__(self, meter: Any, params: dict[str, Any], injected: bool) -> None:
-        self.meter, self.params, self.injected = meter, params, injected
+_BOTOCORE_SCOPE = "opentelemetry.instrumentation.botocore"
+_STREAMING = ("ConverseStream", "InvokeModelWithResponseStream")
 
 
 class CallMeter:
-    """The two event handlers; reports to the runtime's price book and ledger."""
+    """The event handlers; reports to the runtime's price book and ledger."""
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.enabled = True
-        self._accepts: dict[tuple[str, str], frozenset[str]] = {}  # per operation, its input member names
+        # per botocore OperationModel (cached by botocore per client): its meter, service and input member names
+        self._plans: dict[Any, tuple[Meter | None, str, frozenset[str]]] = {}
 
     # per call ------------------------------------------------------------------------------------------------
     def before_parameter_build(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         try:
-            meter = registry.meter_for(model.service_model.service_name)
+            plan = self._plans.get(model)
+            if plan is None:
+                plan = self._plans[model] = _plan(model)
+            meter, service, accepts = plan
             if meter is None:
                 return
-            key = (model.service_model.service_name, model.name)
-            accepts = self._accepts.get(key)
-            if accepts is None:
-                shape = model.input_shape
-                accepts = self._accepts[key] = frozenset(shape.members) if shape is not None else frozenset()
-            injected = meter.prepare(model.name, params, accepts)
-            context[_STATE_KEY] = _CallState(meter, params, injected)
+            call = Call(meter, service, model.name, params)
+            call.injected = meter.prepare(call.operation, params, accepts)
+            context[_STATE_KEY] = call
         except Exception:
             error_once("aws-before", "cost: failed to prepare an AWS call for metering")
 
@@ -75,30 +73,19 @@ class CallMeter:
         self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
         try:
-            state: _CallState | None = context.get(_STATE_KEY)
-            if state is None or not self.enabled:
+            call: Call | None = context.get(_STATE_KEY)
+            if call is None or not self.enabled:
                 return
-            service = model.service_model.service_name
-            meta = parsed.get("ResponseMetadata") or {}
-            call = Call(
-                service=service,
-                operation=model.name,
-                params=state.params,
-                response=parsed,
-                status=int(getattr(http_response, "status_code", 0) or meta.get("HTTPStatusCode") or 0),
-                headers=getattr(http_response, "headers", None) or meta.get("HTTPHeaders") or {},
-                region=str(context.get("client_region") or "us-east-1"),
-                attempts=1 + int(meta.get("RetryAttempts") or 0),
-            )
-            metering = state.meter.measure(call)
-            if state.injected:
-                state.meter.restore(parsed)
+            call.response, call.http_response, call.context = parsed, http_response, context
+            metering = call.meter.measure(call)
+            if call.injected:
+                call.meter.restore(parsed)
             if metering is None:
                 return
             root = self._attach(call, metering)
-            if model.name in ("ConverseStream", "InvokeModelWithResponseStream") and "stream" in parsed:
+            if call.operation in _STREAMING and "stream" in parsed:
                 parsed["stream"] = bedrock.MeteredStream(
-                    parsed["stream"], model.name, lambda tokens: self._stream_usage(call, root, tokens)
+                    parsed["stream"], call.operation, lambda tokens: self._stream_usage(call, root, tokens)
                 )
         except Exception:
             error_once("aws-after", "cost: failed to meter an AWS call")
@@ -106,11 +93,11 @@ class CallMeter:
     def _attach(self, call: Call, metering: Metering) -> Any:
         """Price the call and put the charge where it belongs; returns the local root it counted into."""
         charge = price_metering(self.runtime.book, call.service, call.region, metering)
-        span = trace.get_current_span()
+        span: Any = get_current().get(_SPAN_KEY) or INVALID_SPAN
         ctx = span.get_span_context()
         root = self.runtime.ledger.root_of(ctx.trace_id) if ctx.is_valid else None
         on_root = root is not None and root.span_id == ctx.span_id  # its end writes cost.usd = compute + this
-        if _is_call_span(span, call):
+        if _is_call_span(span):
             span.set_attributes(_call_attributes(charge, on_root))
         elif not on_root and span.is_recording() and charge.usd is not None:
             _accumulate(span, charge.usd)
@@ -134,12 +121,17 @@ class CallMeter:
             error_once("aws-stream", "cost: failed to meter a streamed Bedrock response")
 
 
-def _is_call_span(span: Any, call: Call) -> bool:
-    """The botocore instrumentation's CLIENT span for this very call."""
-    if not span.is_recording():
-        return False
-    attrs = getattr(span, "attributes", None) or {}
-    return attrs.get("rpc.system") == "aws-api" and attrs.get("rpc.method") == call.operation
+def _plan(model: Any) -> tuple[Meter | None, str, frozenset[str]]:
+    service = model.service_model.service_name
+    shape = model.input_shape
+    return registry.meter_for(service), service, frozenset(shape.members) if shape is not None else frozenset()
+
+
+def _is_call_span(span: Any) -> bool:
+    """The botocore instrumentation's CLIENT span, current during this call's events (its tracers are named
+    ``opentelemetry.instrumentation.botocore[.<service>]``)."""
+    scope = getattr(span, "instrumentation_scope", None)
+    return scope is not None and scope.name.startswith(_BOTOCORE_SCOPE) and span.is_recording()
 
 
 def _call_attributes(charge: Charge, on_root: bool) -> dict[str, types.AttributeValue]:

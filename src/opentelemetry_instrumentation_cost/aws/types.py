@@ -11,18 +11,45 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(slots=True)
 class Call:
-    """One completed API call as botocore saw it (failed calls included: AWS bills some of them)."""
+    """One API call as botocore saw it (failed calls included: AWS bills some of them).
 
-    service: str  # botocore service name, e.g. "dynamodb", "bedrock-runtime"
-    operation: str  # e.g. "PutItem"
-    params: Mapping[str, Any]  # the API parameters as sent
-    response: Mapping[str, Any]  # the parsed response (an error response for 4xx/5xx)
-    status: int
-    headers: Mapping[str, str]
-    region: str
-    attempts: int = 1  # 1 + botocore's retries: each attempt reached AWS
+    Made once per call, in ``before-parameter-build``; ``after-call`` adds the answer. The HTTP details are read
+    only when a meter asks for them, because this runs on every AWS call.
+    """
+
+    __slots__ = ("context", "http_response", "injected", "meter", "operation", "params", "response", "service")
+
+    def __init__(self, meter: Meter, service: str, operation: str, params: Mapping[str, Any]) -> None:
+        self.meter = meter
+        self.service = service  # botocore service name, e.g. "dynamodb", "bedrock-runtime"
+        self.operation = operation  # e.g. "PutItem"
+        self.params = params  # the API parameters as sent (botocore's copy)
+        self.response: Mapping[str, Any] = {}  # the parsed response (an error response for 4xx/5xx)
+        self.http_response: Any = None
+        self.context: Mapping[str, Any] = {}  # botocore's request context
+        self.injected = False  # the meter's ``prepare`` added a parameter that ``restore`` takes out again
+
+    @property
+    def _metadata(self) -> Mapping[str, Any]:
+        return self.response.get("ResponseMetadata") or {}
+
+    @property
+    def status(self) -> int:
+        return int(getattr(self.http_response, "status_code", 0) or self._metadata.get("HTTPStatusCode") or 0)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return getattr(self.http_response, "headers", None) or self._metadata.get("HTTPHeaders") or {}
+
+    @property
+    def region(self) -> str:
+        return str(self.context.get("client_region") or "us-east-1")
+
+    @property
+    def attempts(self) -> int:
+        """1 + botocore's retries: each attempt reached AWS."""
+        return 1 + int(self._metadata.get("RetryAttempts") or 0)
 
     @property
     def ok(self) -> bool:

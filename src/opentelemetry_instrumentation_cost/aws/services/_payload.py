@@ -24,8 +24,10 @@ def text_size(value: Any) -> int:
 
 def attributes_size(attributes: Mapping[str, Any] | None) -> int:
     """Message attributes count toward the payload: name, data type and value."""
+    if not attributes:
+        return 0
     total = 0
-    for name, attr in (attributes or {}).items():
+    for name, attr in attributes.items():
         total += text_size(name)
         if isinstance(attr, Mapping):
             total += text_size(attr.get("DataType"))

@@ -47,13 +47,19 @@ class DynamoDBMeter(Meter):
 
 
 def _reported(consumed: Any, op: str) -> list[Usage] | None:
-    entries = consumed if isinstance(consumed, list) else [consumed] if isinstance(consumed, Mapping) else []
-    if not entries:
+    """Units from ``ConsumedCapacity``: one entry (single-item calls) or a list (batch and transact calls)."""
+    if isinstance(consumed, Mapping):
+        entries: Iterable[Any] = (consumed,)
+    elif isinstance(consumed, list) and consumed:
+        entries = consumed
+    else:
         return None
-    read = sum(float(e.get("ReadCapacityUnits") or 0) for e in entries)
-    write = sum(float(e.get("WriteCapacityUnits") or 0) for e in entries)
+    read = write = total = 0.0
+    for e in entries:
+        read += float(e.get("ReadCapacityUnits") or 0)
+        write += float(e.get("WriteCapacityUnits") or 0)
+        total += float(e.get("CapacityUnits") or 0)
     if not read and not write:  # only the total given: the operation says which kind it is
-        total = sum(float(e.get("CapacityUnits") or 0) for e in entries)
         read, write = (0.0, total) if op in _WRITES else (total, 0.0)
     return [Usage(unit, qty) for unit, qty in ((READ, read), (WRITE, write)) if qty]
 
