@@ -100,3 +100,16 @@ def test_current_span_read_from_the_context_by_its_key() -> None:
     assert get_current().get(_SPAN_KEY) is None
     with tracer.start_as_current_span("s") as span:
         assert get_current().get(_SPAN_KEY) is span is trace.get_current_span()
+
+
+def test_incoming_baggage_read_from_the_context_by_its_key() -> None:
+    """``transactions.propagator.transaction_from`` reads baggage with one dict lookup."""
+    from opentelemetry import baggage
+    from opentelemetry.context import get_current
+
+    from opentelemetry_instrumentation_cost.transactions.propagator import transaction_from
+
+    ctx = baggage.set_baggage("cost.transaction", "POST /checkout", baggage.set_baggage("other", "x"))
+    assert transaction_from(ctx) == baggage.get_baggage("cost.transaction", ctx) == "POST /checkout"
+    assert transaction_from(baggage.set_baggage("other", "x")) is None
+    assert transaction_from(get_current()) is None and transaction_from(None) is None

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import baggage, trace
+from opentelemetry.baggage import _BAGGAGE_KEY as _BAGGAGE_CONTEXT_KEY
 from opentelemetry.context import Context, get_current
 from opentelemetry.propagators.textmap import (
     CarrierT,
@@ -54,8 +55,15 @@ class TransactionPropagator(TextMapPropagator):
 
 
 def transaction_from(parent_context: Any) -> str | None:
-    """The incoming transaction name, if the parent context carries one in its baggage."""
+    """The incoming transaction name, if the parent context carries one in its baggage.
+
+    Runs for every incoming request: the baggage is read from the context (a dict) by its key, one lookup where
+    ``baggage.get_baggage`` is three calls (``tests/test_sdk_compat.py`` checks they agree).
+    """
     if parent_context is None:
         return None
-    value = baggage.get_baggage(BAGGAGE_KEY, parent_context)
+    entries = parent_context.get(_BAGGAGE_CONTEXT_KEY)
+    if not entries:
+        return None
+    value = entries.get(BAGGAGE_KEY)
     return value if isinstance(value, str) and value else None
