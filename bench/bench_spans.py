@@ -165,13 +165,9 @@ def main() -> None:
             f"{'root + ' + str(children) + ' child(ren)':<28}{base / spans * 1e6:>12.2f}{cost / spans * 1e6:>15.2f}"
             f"{cost / base:>8.3f}"
         )
-    (b1, c1), (b10, c10) = results[1], results[10]
-    per_child = ((c10 - b10) - (c1 - b1)) / 9
-    per_root = (c1 - b1) - per_child
-    print(
-        f"wall clock, added per local root: {per_root * 1e6:.2f} µs (goal ≤ 4); per child span: "
-        f"{per_child * 1e6:.2f} µs (goal ≤ 0.3)"
-    )
+    b1 = results[1][0]
+    print("(wall clock on a small shared VM moves by about ±1 µs per span between runs: the instruction counts below")
+    print(" are the figures to trust)")
     if shutil.which("valgrind"):
         _instruction_table(b1 / 2 * 1e6)
     else:

@@ -224,3 +224,30 @@ def test_a_dropped_partition_is_recreated_and_nothing_is_lost(pg_url: str) -> No
     (line,), _ = summarize(store.rows(NOW - 60), "transaction")
     store.close()
     assert (line.requests, line.total_usd) == (2, 2.0)  # the first batch went with its partition; the second is whole
+
+
+def test_queued_roots_are_folded_early_and_none_is_lost() -> None:
+    """Ended roots queue as tuples; every 2,000 the flusher is woken (here: no flusher, so the recording thread
+    folds them itself). Memory stays bounded and the rows hold every root exactly once."""
+    from opentelemetry.sdk.resources import Resource
+
+    from opentelemetry_instrumentation_cost.attribution.ledger import Token
+    from opentelemetry_instrumentation_cost.store.aggregate import _WAKE_AT, Aggregator
+
+    agg = Aggregator(("m5.large", "us-east-1"))
+    woken: list[int] = []
+    resource = Resource.create({"service.name": "shop"})
+    minute = 1_700_000_000 * 10**9 // 60_000_000_000 * 60_000_000_000
+    for n in range(2 * _WAKE_AT + 7):
+        token = Token(n, 1)
+        token.end_ns, token.transaction, token.compute, token.services_usd = minute + n, "GET /x", 0.001, 0.002
+        agg.record(token, resource)
+        if n == _WAKE_AT - 1:
+            assert len(agg._ended) == 0  # folded at once by this thread (no flusher to wake)
+            agg.wake = lambda: woken.append(len(agg._ended))
+    assert woken == [_WAKE_AT] and len(agg._ended) == _WAKE_AT + 7
+    rows, values = agg.drain()
+    assert list(rows) == [(minute // 10**9, "shop", "GET /x", "m5.large", "us-east-1")]
+    row = next(iter(rows.values()))
+    assert row.count == 2 * _WAKE_AT + 7 and len(values) == row.count
+    assert row.sum_usd == pytest.approx(0.003 * row.count) and row.max_usd == pytest.approx(0.003)

@@ -1,9 +1,14 @@
-"""The one place that touches SDK internals, with feature detection and a public-API fallback.
+"""Writing into an open span's attributes, with feature detection and a public-API fallback.
 
 Why: the SDK freezes a span's attributes before ``_on_ending``/``on_end`` (SDK >= 1.43), and each attribute written
 through ``set_attribute(s)`` costs about 0.7 µs. The cost of a local root is only known as it ends, so the package
 writes its already-clean primitive values into the span's attribute dict just before the SDK's own ``end`` runs.
-``tests/test_sdk_compat.py`` fails loudly if an SDK release changes the shape relied on here.
+
+The other SDK and API internals the per-span and per-call paths read, each to save a call per span or per request
+(the README lists them): ``SpanContext`` by index, ``Span._parent``/``_context``/``_start_time``/``_name``/
+``_resource`` and the multi-processors' ``on_start`` (``attribution/``), the current-span and baggage context keys
+(``aws/metering.py``, ``transactions/propagator.py``). ``tests/test_sdk_compat.py`` fails loudly if an SDK release
+changes any of them.
 """
 
 from __future__ import annotations
