@@ -95,7 +95,7 @@ class CallMeter:
         charge = price_metering(self.runtime.book, call.service, call.region, metering)
         span: Any = get_current().get(_SPAN_KEY) or INVALID_SPAN
         ctx = span.get_span_context()
-        root = self.runtime.ledger.root_of(ctx.trace_id) if ctx.is_valid else None
+        root = self.runtime.ledger.root_of(ctx.trace_id)  # an invalid context's trace id 0 is never a root's
         on_root = root is not None and root.span_id == ctx.span_id  # its end writes cost.usd = compute + this
         if _is_call_span(span):
             span.set_attributes(_call_attributes(charge, on_root))

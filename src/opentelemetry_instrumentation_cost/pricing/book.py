@@ -17,6 +17,7 @@ from .overrides import Overrides
 from .snapshot import Snapshot
 
 _CACHE = "prices"
+_UNRESOLVED = object()
 _SPOT_MAX_AGE_S = 3600.0
 
 
@@ -58,13 +59,14 @@ class PriceBook:
     def unit(self, key: str, region: str) -> Price | None:
         """A managed service's price per unit, e.g. ``dynamodb/WriteRequestUnits`` (memoized per process)."""
         memo = (key, region)
-        if memo not in self._units:
+        price = self._units.get(memo, _UNRESOLVED)
+        if price is _UNRESOLVED:
             if len(self._units) > 10_000:  # keys come from model ids and regions: bound them anyway
                 self._units.clear()
-            self._units[memo] = self._resolve(
+            price = self._units[memo] = self._resolve(
                 self.overrides.get("units", key), f"unit/{region}/{key}", lambda: self.snapshot.unit(key, region)
             )
-        return self._units[memo]
+        return price  # type: ignore[return-value]  # not the sentinel here
 
     def _resolve(self, override: Price | None, cache_key: str, snapshot: Callable[[], Price | None]) -> Price | None:
         if override is not None:
