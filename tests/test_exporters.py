@@ -61,14 +61,56 @@ def test_concurrent_multi_span_processor() -> None:
     _assert_priced(exporter)
 
 
-def test_custom_active_processor_gets_the_fallback() -> None:
-    class Custom(SynchronousMultiSpanProcessor):
+def test_custom_active_processors_are_covered_once() -> None:
+    """A subclass that inherits ``on_start`` runs the patched one; one that overrides it gets the fallback processor,
+    whether or not it also calls the SDK's (a root seen twice is opened once: the cost is not doubled)."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class Inherits(SynchronousMultiSpanProcessor):
         pass
 
+    class CallsSuper(SynchronousMultiSpanProcessor):
+        def on_start(self, span: object, parent_context: object = None) -> None:
+            super().on_start(span, parent_context)  # type: ignore[arg-type]
+
+    class Own(SpanProcessor):
+        def __init__(self) -> None:
+            self._inner = SynchronousMultiSpanProcessor()
+
+        def add_span_processor(self, processor: SpanProcessor) -> None:
+            self._inner.add_span_processor(processor)
+
+        def on_start(self, span: object, parent_context: object = None) -> None:
+            for p in self._inner._span_processors:
+                p.on_start(span, parent_context=parent_context)  # type: ignore[arg-type]
+
+        def _on_ending(self, span: object) -> None:
+            for p in self._inner._span_processors:
+                p._on_ending(span)  # type: ignore[arg-type]
+
+        def on_end(self, span: object) -> None:
+            for p in self._inner._span_processors:
+                p.on_end(span)  # type: ignore[arg-type]
+
+    for active in (Inherits, CallsSuper, Own):
+        with instrumented(_settings()):
+            provider, exporter = memory_provider(active_span_processor=active())
+            _one_trace(provider.get_tracer("custom"))
+            assert getattr(provider, "_otel_cost_fallback", False) is (active is not Inherits)
+        _assert_priced(exporter)
+
+
+def test_a_child_whose_attributes_are_full_is_named_through_the_public_api() -> None:
+    from opentelemetry.sdk.trace import SpanLimits
+
     with instrumented(_settings()):
-        provider, exporter = memory_provider(active_span_processor=Custom())
-        _one_trace(provider.get_tracer("custom"))
-    _assert_priced(exporter)
+        provider, exporter = memory_provider(span_limits=SpanLimits(max_span_attributes=2))
+        tracer = provider.get_tracer("limits")
+        with tracer.start_as_current_span("root"):
+            tracer.start_span("child", attributes={"app.a": 1, "app.b": 2}).end()
+    child = next(s for s in exporter.get_finished_spans() if s.name == "child")
+    assert dict(child.attributes) == {"app.b": 2, "cost.transaction": "root"}  # the SDK evicted the oldest
+    assert child.dropped_attributes == 1
 
 
 def test_uninstrument_stops_pricing_and_reinstrument_resumes() -> None:

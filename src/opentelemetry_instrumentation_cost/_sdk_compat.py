@@ -46,11 +46,9 @@ def write_attributes(
 
 
 def write_attribute(span: Any, key: str, value: types.AttributeValue) -> None:
-    """One attribute on a span just started (the hot path for every child span)."""
-    bounded = span._attributes
-    inner = bounded._dict
-    maxlen = bounded.maxlen
-    if not bounded._immutable and (maxlen is None or len(inner) < maxlen):
-        inner[key] = value
-    else:
+    """One attribute on an open span (a child's transaction name, when the span processor's inline path can't)."""
+    inner = attribute_dict(span, 1)
+    if inner is None:
         span.set_attribute(key, value)
+    else:
+        inner[key] = value
