@@ -34,5 +34,17 @@ def instrumented(settings: Settings | None = None, **kwargs: Any) -> Iterator[Co
         inst.uninstrument()
 
 
+def offline_settings(**overrides: Any) -> Settings:
+    """Settings for a test in this process: a declared m5.large, the whole host, no IMDS, no Price List API."""
+    fields: dict[str, Any] = {
+        "instance_type": "m5.large",
+        "pricing_api": False,
+        "host_share": 1.0,
+        "imds_disabled": True,
+    }
+    fields.update(overrides)
+    return Settings(**fields)
+
+
 def rate_per_ns(usd_per_hour: float, share: float = 1.0) -> float:
     return usd_per_hour * share / 3.6e12

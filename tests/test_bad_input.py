@@ -10,17 +10,9 @@ from time import time_ns
 
 import pytest
 
-from opentelemetry_instrumentation_cost.config import Settings
-from tests.inprocess import instrumented, memory_provider
+from tests.inprocess import instrumented, memory_provider, offline_settings
 
-SETTINGS = Settings(
-    instance_type="m5.large",
-    pricing_api=False,
-    host_share=1.0,
-    imds_disabled=True,
-    store_url="none",
-    max_transactions=100,
-)
+SETTINGS = offline_settings(store_url="none", max_transactions=100)
 
 
 def _conserved(inst) -> None:  # type: ignore[no-untyped-def]
@@ -90,14 +82,7 @@ def test_unwritable_cache_dir_warns_once_and_prices_anyway(
     blocked.write_text("a file where the cache dir should be")
     with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1})) as fake:
         monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
-        settings = Settings(
-            instance_type="m5.large",
-            pricing_api=True,
-            host_share=1.0,
-            imds_disabled=True,
-            store_url="none",
-            cache_dir=blocked / "cache",
-        )
+        settings = offline_settings(pricing_api=True, store_url="none", cache_dir=blocked / "cache")
         with instrumented(settings) as inst:
             assert inst.runtime.compute.price.usd == 0.1  # type: ignore[union-attr]
     warnings = [r.getMessage() for r in caplog.records if "cannot write the cache" in r.getMessage()]
@@ -125,9 +110,7 @@ def test_expired_next_token_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     fake.httpd.RequestHandlerClass = Paged
     with fake:
         monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
-        settings = Settings(
-            instance_type="m5.large", pricing_api=True, host_share=1.0, imds_disabled=True, store_url="none"
-        )
+        settings = offline_settings(pricing_api=True, store_url="none")
         with instrumented(settings) as inst:
             price = inst.runtime.compute.price  # type: ignore[union-attr]
     assert (price.usd, price.source) == (0.096, "snapshot")

@@ -20,11 +20,10 @@ from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger,
 from opentelemetry_instrumentation_cost.budgets.config import Budget, parse_budgets
 from opentelemetry_instrumentation_cost.budgets.guard import BudgetGuard
 from opentelemetry_instrumentation_cost.budgets.rate import RollingSpend
-from opentelemetry_instrumentation_cost.config import Settings
 from opentelemetry_instrumentation_cost.store.model import Batch, Row
 from opentelemetry_instrumentation_cost.store.open import open_store
 from tests.conftest import BIN, http, run_example, server_spans, subprocess_env
-from tests.inprocess import instrumented, memory_provider
+from tests.inprocess import instrumented, memory_provider, offline_settings
 
 WRU = 0.625e-6
 
@@ -171,14 +170,7 @@ def test_public_api_inside_a_transaction(moto_url: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     provider, _ = memory_provider()
     tracer = provider.get_tracer("t")
-    settings = Settings(
-        instance_type="m5.large",
-        pricing_api=False,
-        host_share=1.0,
-        imds_disabled=True,
-        store_url="none",
-        budgets="POST /api=0.01",
-    )
+    settings = offline_settings(store_url="none", budgets="POST /api=0.01")
     assert current_transaction_cost() is None
     with instrumented(settings, tracer_provider=provider), tracer.start_as_current_span("POST /api"):
         sqs = boto3.client("sqs")

@@ -12,8 +12,7 @@ from flask import Flask
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.serving import make_server
 
-from opentelemetry_instrumentation_cost.config import Settings
-from tests.inprocess import instrumented, memory_provider
+from tests.inprocess import instrumented, memory_provider, offline_settings
 
 PRICE = 0.096
 SHARE = 0.5
@@ -31,7 +30,7 @@ def test_eight_concurrent_clients_for_five_seconds_conserve_cost() -> None:
         return "ok"
 
     provider, exporter = memory_provider()
-    settings = Settings(instance_type="m5.large", pricing_api=False, host_share=SHARE, imds_disabled=True)
+    settings = offline_settings(host_share=SHARE)
     FlaskInstrumentor().instrument_app(app, tracer_provider=provider)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}/work"

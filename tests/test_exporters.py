@@ -12,16 +12,9 @@ from opentelemetry.sdk.trace import ConcurrentMultiSpanProcessor, SynchronousMul
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from opentelemetry_instrumentation_cost.config import Settings
-from tests.inprocess import instrumented, memory_provider, rate_per_ns
+from tests.inprocess import instrumented, memory_provider, offline_settings, rate_per_ns
 
 M5 = 0.096
-
-
-def _settings(**kw: object) -> Settings:
-    base = {"instance_type": "m5.large", "pricing_api": False, "host_share": 1.0, "imds_disabled": True}
-    base.update(kw)
-    return Settings(**base)  # type: ignore[arg-type]
 
 
 def _one_trace(tracer: trace.Tracer) -> None:
@@ -41,20 +34,20 @@ def _assert_priced(exporter: InMemorySpanExporter) -> None:
 def test_tracer_obtained_before_the_package_loaded() -> None:
     provider, exporter = memory_provider()
     tracer = provider.get_tracer("early")  # before instrument()
-    with instrumented(_settings(), tracer_provider=provider):
+    with instrumented(offline_settings(), tracer_provider=provider):
         _one_trace(tracer)
     _assert_priced(exporter)
 
 
 def test_provider_built_by_the_app_after_start_up() -> None:
-    with instrumented(_settings()):
+    with instrumented(offline_settings()):
         provider, exporter = memory_provider()
         _one_trace(provider.get_tracer("late"))
     _assert_priced(exporter)
 
 
 def test_concurrent_multi_span_processor() -> None:
-    with instrumented(_settings()):
+    with instrumented(offline_settings()):
         provider, exporter = memory_provider(active_span_processor=ConcurrentMultiSpanProcessor(2))
         _one_trace(provider.get_tracer("c"))
         provider.shutdown()
@@ -93,7 +86,7 @@ def test_custom_active_processors_are_covered_once() -> None:
                 p.on_end(span)  # type: ignore[arg-type]
 
     for active in (Inherits, CallsSuper, Own):
-        with instrumented(_settings()):
+        with instrumented(offline_settings()):
             provider, exporter = memory_provider(active_span_processor=active())
             _one_trace(provider.get_tracer("custom"))
             assert getattr(provider, "_otel_cost_fallback", False) is (active is not Inherits)
@@ -103,7 +96,7 @@ def test_custom_active_processors_are_covered_once() -> None:
 def test_a_child_whose_attributes_are_full_is_named_through_the_public_api() -> None:
     from opentelemetry.sdk.trace import SpanLimits
 
-    with instrumented(_settings()):
+    with instrumented(offline_settings()):
         provider, exporter = memory_provider(span_limits=SpanLimits(max_span_attributes=2))
         tracer = provider.get_tracer("limits")
         with tracer.start_as_current_span("root"):
@@ -116,13 +109,13 @@ def test_a_child_whose_attributes_are_full_is_named_through_the_public_api() -> 
 def test_uninstrument_stops_pricing_and_reinstrument_resumes() -> None:
     provider, exporter = memory_provider()
     tracer = provider.get_tracer("t")
-    with instrumented(_settings(), tracer_provider=provider):
+    with instrumented(offline_settings(), tracer_provider=provider):
         pass
     assert type(provider._active_span_processor) is SynchronousMultiSpanProcessor  # swapped back
     _one_trace(tracer)
     assert not any(k.startswith("cost.") for s in exporter.get_finished_spans() for k in s.attributes)
     exporter.clear()
-    with instrumented(_settings(), tracer_provider=provider):
+    with instrumented(offline_settings(), tracer_provider=provider):
         _one_trace(tracer)
     _assert_priced(exporter)
 
@@ -132,7 +125,10 @@ def test_remote_parent_makes_a_local_root() -> None:
     tracer = provider.get_tracer("t")
     remote = trace.SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True, trace_flags=trace.TraceFlags(1))
     parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
-    with instrumented(_settings(), tracer_provider=provider), tracer.start_as_current_span("server", context=parent):
+    with (
+        instrumented(offline_settings(), tracer_provider=provider),
+        tracer.start_as_current_span("server", context=parent),
+    ):
         pass
     (span,) = exporter.get_finished_spans()
     assert span.attributes["cost.usd"] > 0
@@ -146,7 +142,7 @@ def test_console_and_memory_exporters_on_one_provider_see_the_same_cost() -> Non
     provider, exporter = memory_provider()
     console = io.StringIO()
     provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=console)))
-    with instrumented(_settings(), tracer_provider=provider):
+    with instrumented(offline_settings(), tracer_provider=provider):
         _one_trace(provider.get_tracer("t"))
     out = console.getvalue()
     printed = {s["name"]: s for s in parse_console_spans(out)}
@@ -158,7 +154,7 @@ def test_console_and_memory_exporters_on_one_provider_see_the_same_cost() -> Non
 def test_ended_twice_and_explicit_end_time(tmp_path: Path) -> None:
     provider, exporter = memory_provider()
     tracer = provider.get_tracer("t")
-    with instrumented(_settings(), tracer_provider=provider):
+    with instrumented(offline_settings(), tracer_provider=provider):
         span = tracer.start_span("root")
         span.end(end_time=span.start_time + 1_000_000_000)  # exactly one second
         span.end()  # the SDK warns; nothing else happens

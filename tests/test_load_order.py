@@ -8,12 +8,11 @@ import pytest
 from flask import Flask
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-from opentelemetry_instrumentation_cost.config import Settings
 from tests.conftest import http, run_example, subprocess_env
 from tests.fakes.otlp import FakeOtlpReceiver
-from tests.inprocess import instrumented, memory_provider
+from tests.inprocess import instrumented, memory_provider, offline_settings
 
-SETTINGS = Settings(instance_type="m5.large", pricing_api=False, host_share=1.0, imds_disabled=True)
+SETTINGS = offline_settings()
 
 
 def _app() -> Flask:

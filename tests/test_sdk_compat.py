@@ -66,11 +66,10 @@ def test_multi_processors_patched_on_the_class_and_restored() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_forked_child_starts_with_its_own_totals() -> None:
-    from opentelemetry_instrumentation_cost.config import Settings
-    from tests.inprocess import instrumented, memory_provider
+    from tests.inprocess import instrumented, memory_provider, offline_settings
 
     provider, exporter = memory_provider()
-    settings = Settings(instance_type="m5.large", pricing_api=False, imds_disabled=True, host_share=1.0)
+    settings = offline_settings()
     with instrumented(settings, tracer_provider=provider) as inst:
         span = provider.get_tracer("t").start_span("in-flight-at-fork")
         read, write = os.pipe()

@@ -13,12 +13,11 @@ import psycopg
 import pytest
 
 from opentelemetry_instrumentation_cost.cli.report import summarize
-from opentelemetry_instrumentation_cost.config import Settings
 from opentelemetry_instrumentation_cost.store.model import Batch, Row, StoreUnavailable
 from opentelemetry_instrumentation_cost.store.postgres import PostgresStore, partition_name
 from opentelemetry_instrumentation_cost.store.sqlite import SQLiteStore
 from tests.fakes.tcpproxy import TcpProxy
-from tests.inprocess import instrumented, memory_provider
+from tests.inprocess import instrumented, memory_provider, offline_settings
 
 NOW = int(time.time()) // 60 * 60
 
@@ -149,14 +148,7 @@ def test_outage_loses_and_doubles_nothing(pg_url: str, monkeypatch: pytest.Monke
     target = psycopg.conninfo.conninfo_to_dict(pg_url)
     with TcpProxy(("127.0.0.1", int(target.get("port", 5432)))) as proxy:
         url = pg_url.replace(":5432/", f":{proxy.port}/")
-        settings = Settings(
-            instance_type="m5.large",
-            pricing_api=False,
-            host_share=1.0,
-            imds_disabled=True,
-            store_url=url,
-            flush_interval_s=3600,
-        )
+        settings = offline_settings(store_url=url, flush_interval_s=3600)
         provider, exporter = memory_provider()
         tracer = provider.get_tracer("t")
         with instrumented(settings, tracer_provider=provider) as inst:
