@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.context import get_current
 from opentelemetry.trace import INVALID_SPAN
-from opentelemetry.trace.propagation import _SPAN_KEY  # get_current_span() is four calls deep, on every AWS call
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util import types
 
 from .. import semconv as sc
@@ -60,8 +59,7 @@ class CallMeter:
         if guard is None or not self.enabled:
             return
         try:
-            ctx = trace.get_current_span().get_span_context()
-            root = self.runtime.ledger.root_of(ctx.trace_id) if ctx.is_valid else None
+            root = self.runtime.ledger.root_of(_current_span().get_span_context().trace_id)
             name = self.runtime.tracker.transaction_of(root) if root is not None else None
         except Exception:
             error_once("aws-guard", "cost: failed to check a budget")
@@ -93,9 +91,9 @@ class CallMeter:
     def _attach(self, call: Call, metering: Metering) -> Any:
         """Price the call and put the charge where it belongs; returns the local root it counted into."""
         charge = price_metering(self.runtime.book, call.service, call.region, metering)
-        span: Any = get_current().get(_SPAN_KEY) or INVALID_SPAN
+        span = _current_span()
         ctx = span.get_span_context()
-        root = self.runtime.ledger.root_of(ctx.trace_id)  # an invalid context's trace id 0 is never a root's
+        root = self.runtime.ledger.root_of(ctx.trace_id)
         on_root = root is not None and root.span_id == ctx.span_id  # its end writes cost.usd = compute + this
         if _is_call_span(span):
             span.set_attributes(_call_attributes(charge, on_root))
@@ -119,6 +117,12 @@ class CallMeter:
                 self.runtime.ledger.add_service_cost(root, charge.usd, True, call.service)
         except Exception:
             error_once("aws-stream", "cost: failed to meter a streamed Bedrock response")
+
+
+def _current_span() -> Any:
+    """The current span, read from the context by its key (``trace.get_current_span()`` is four calls deep, and
+    this runs on every AWS call). An invalid span's trace id, 0, is never a local root's."""
+    return get_current().get(_SPAN_KEY) or INVALID_SPAN
 
 
 def _plan(model: Any) -> tuple[Meter | None, str, frozenset[str]]:
