@@ -78,7 +78,7 @@ def _on_start(base_on_start: Callable[..., None] | None) -> Callable[..., None]:
 
 
 class _FallbackProcessor(SpanProcessor):
-    """For a provider whose active processor is not one of the SDK's multi-processors."""
+    """For a provider whose active processor does not run the patched ``on_start`` (see ``attach``)."""
 
     _span_processors = ()
     on_start = _on_start(None)
@@ -96,7 +96,7 @@ def install() -> None:
 
 def uninstall() -> None:
     """Restore the SDK's ``on_start``. It is a plain function, not a wrapt proxy (calling one costs about 7,000
-    instructions here, six times the whole child-span path), so ``instrumentation.utils.unwrap`` does not apply."""
+    instructions here, four times the whole child-span path), so ``instrumentation.utils.unwrap`` does not apply."""
     for cls in _MULTI:
         hooked = cls.__dict__["on_start"]
         if hasattr(hooked, "__wrapped__"):

@@ -17,7 +17,7 @@ from ..attribution.ledger import Token
 from .model import Key, Row
 
 _VALUES_MAX = 100_000  # per flush interval, for the per-transaction histogram; beyond it the oldest go
-_WAKE_AT = 2_000  # about 0.5 MB of tokens
+_WAKE_AT = 2_000  # about 0.4 MB of queued tuples
 _FOLD_AT = 50_000
 
 Value = tuple[str, float, "float | None", "dict[str, float] | None"]

@@ -38,10 +38,13 @@ class Flusher:
         self.pending: deque[Batch] = deque()
         self.dropped_batches = 0
         self._lock = threading.Lock()  # one flush at a time
+        self._new_signals()
+        self._thread: threading.Thread | None = None
+
+    def _new_signals(self) -> None:
         self._stop = threading.Event()
         self._wakeup = threading.Event()  # set by the aggregator when roots pile up between intervals
-        aggregator.wake = self._wakeup.set
-        self._thread: threading.Thread | None = None
+        self.aggregator.wake = self._wakeup.set
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="otel-cost-flush", daemon=True)
@@ -57,9 +60,7 @@ class Flusher:
         self.aggregator.reset_after_fork()
         self.pending = deque()
         self._idle_seen = self._host_seen = 0.0
-        self._stop = threading.Event()
-        self._wakeup = threading.Event()
-        self.aggregator.wake = self._wakeup.set
+        self._new_signals()
         if self._thread is not None:
             self.start()
 
