@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..attribution.ledger import Token
-from .model import Key, Row
+from .model import Key, Row, bucket
 
 _VALUES_MAX = 100_000  # per flush interval, for the per-transaction histogram; beyond it the oldest go
 _WAKE_AT = 2_000  # about 0.4 MB of queued tuples
@@ -78,7 +78,7 @@ class Aggregator:
         for _ in range(len(ended)):
             end_ns, service, name, compute, services, by_service, exceeded = ended.popleft()  # atomic vs append
             total = (compute or 0.0) + services
-            key = (end_ns // 60_000_000_000 * 60, service, name, instance_type, region)
+            key = (bucket(end_ns), service, name, instance_type, region)
             row = rows.get(key)
             if row is None:
                 row = rows[key] = Row()

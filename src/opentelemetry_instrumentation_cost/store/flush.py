@@ -13,7 +13,7 @@ from typing import Any
 from .._log import error_once, warn_once
 from ..transactions.names import IDLE
 from .aggregate import Aggregator
-from .model import Batch, Row, StoreUnavailable
+from .model import Batch, Row, StoreUnavailable, bucket
 
 
 class Flusher:
@@ -94,7 +94,7 @@ class Flusher:
         idle, self._idle_seen = idle_total - self._idle_seen, idle_total
         host, self._host_seen = host_total - self._host_seen, host_total
         if idle > 0.0:
-            key = (now // 60_000_000_000 * 60, self._service_name(), IDLE, *self.aggregator.host)
+            key = (bucket(now), self._service_name(), IDLE, *self.aggregator.host)
             self.aggregator.add(key, Row(count=0, sum_usd=idle, compute_usd=idle))
         rows, values = self.aggregator.drain()
         if self.metrics is not None:

@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 Key = tuple[int, str, str, str, str]
 
 
+def bucket(ns: int) -> int:
+    """The start of the minute holding ``ns`` (epoch nanoseconds), in epoch seconds: a row's first key part."""
+    return ns // 60_000_000_000 * 60
+
+
 @dataclass(slots=True)
 class Row:
     count: int = 0
