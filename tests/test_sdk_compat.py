@@ -112,3 +112,26 @@ def test_incoming_baggage_read_from_the_context_by_its_key() -> None:
     assert transaction_from(ctx) == baggage.get_baggage("cost.transaction", ctx) == "POST /checkout"
     assert transaction_from(baggage.set_baggage("other", "x")) is None
     assert transaction_from(get_current()) is None and transaction_from(None) is None
+
+
+def test_current_context_read_from_the_runtime_contextvar() -> None:
+    """``aws/metering.py`` reads the current context through the ContextVar's own ``get`` (no Python frame)."""
+    from opentelemetry import context
+
+    from opentelemetry_instrumentation_cost._sdk_compat import context_getter
+
+    get = context_getter()
+    assert get is not context.get_current and type(get).__name__ == "builtin_function_or_method"
+    token = context.attach(context.set_value("k", "v"))
+    try:
+        assert get() is context.get_current() and get().get("k") == "v"
+    finally:
+        context.detach(token)
+
+
+def test_span_instrumentation_scope_attribute() -> None:
+    """``aws/metering.py`` recognises the botocore instrumentation's span by ``span._instrumentation_scope``."""
+    tracer = TracerProvider(shutdown_on_exit=False).get_tracer("opentelemetry.instrumentation.botocore.sqs")
+    span = tracer.start_span("s")
+    assert span._instrumentation_scope is span.instrumentation_scope
+    assert span._instrumentation_scope.name == "opentelemetry.instrumentation.botocore.sqs"

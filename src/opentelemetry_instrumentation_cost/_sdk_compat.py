@@ -7,13 +7,14 @@ writes its already-clean primitive values into the span's attribute dict just be
 The other SDK and API internals the per-span and per-call paths read, each to save a call per span or per request
 (the README lists them): ``SpanContext`` by index, ``Span._parent``/``_context``/``_start_time``/``_name``/
 ``_resource`` and the multi-processors' ``on_start`` (``attribution/``), the current-span and baggage context keys
-(``aws/metering.py``, ``transactions/propagator.py``). ``tests/test_sdk_compat.py`` fails loudly if an SDK release
-changes any of them.
+(``aws/metering.py``, ``transactions/propagator.py``), the contextvars runtime context's ``ContextVar`` and a span's
+``_instrumentation_scope`` (``aws/metering.py``, once per AWS call). ``tests/test_sdk_compat.py`` fails loudly if an SDK
+release changes any of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.util import types
@@ -52,3 +53,13 @@ def write_attribute(span: Any, key: str, value: types.AttributeValue) -> None:
         span.set_attribute(key, value)
     else:
         inner[key] = value
+
+
+def context_getter() -> Callable[[], Any]:
+    """``opentelemetry.context.get_current`` without its two Python frames: the ``ContextVar``'s own ``get`` when the
+    runtime context is the default contextvars one (any other, set through ``OTEL_PYTHON_CONTEXT``, keeps the API)."""
+    from opentelemetry import context
+
+    var = getattr(getattr(context, "_RUNTIME_CONTEXT", None), "_current_context", None)
+    getter = getattr(var, "get", None)
+    return getter if callable(getter) else context.get_current

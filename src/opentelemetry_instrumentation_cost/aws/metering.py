@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.context import get_current
 from opentelemetry.trace import INVALID_SPAN
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util import types
 
 from .. import semconv as sc
 from .._log import error_once
-from ..pricing.charges import Charge, price_metering
+from .._sdk_compat import context_getter
+from ..pricing.charges import price_metering
 from . import registry
 from .services import bedrock
 from .types import Call, Meter, Metering
@@ -27,6 +27,7 @@ from .types import Call, Meter, Metering
 _STATE_KEY = "otel_cost"
 _BOTOCORE_SCOPE = "opentelemetry.instrumentation.botocore"
 _STREAMING = ("ConverseStream", "InvokeModelWithResponseStream")
+_current_context = context_getter()
 
 
 class CallMeter:
@@ -35,21 +36,18 @@ class CallMeter:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.enabled = True
-        # per botocore OperationModel (cached by botocore per client): its meter, service and input member names
-        self._plans: dict[Any, tuple[Meter | None, str, frozenset[str]]] = {}
+        self._plans: dict[Any, _Plan] = {}  # per botocore OperationModel (botocore caches those per client)
 
     # per call ------------------------------------------------------------------------------------------------
     def before_parameter_build(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        """Keep the params for ``after-call`` (which is not given them), and let the meter adjust them."""
         try:
             plan = self._plans.get(model)
             if plan is None:
-                plan = self._plans[model] = _plan(model)
-            meter, service, accepts = plan
-            if meter is None:
-                return
-            call = Call(meter, service, model.name, params)
-            call.injected = meter.prepare(call.operation, params, accepts)
-            context[_STATE_KEY] = call
+                plan = self._plans[model] = _Plan(model)
+            if plan.meter is not None:
+                injected = plan.prepare is not None and plan.prepare(plan.operation, params, plan.accepts)
+                context[_STATE_KEY] = (plan, params, injected)
         except Exception:
             error_once("aws-before", "cost: failed to prepare an AWS call for metering")
 
@@ -71,17 +69,18 @@ class CallMeter:
         self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
         try:
-            call: Call | None = context.get(_STATE_KEY)
-            if call is None or not self.enabled:
+            kept = context.get(_STATE_KEY)
+            if kept is None or not self.enabled:
                 return
-            call.response, call.http_response, call.context = parsed, http_response, context
-            metering = call.meter.measure(call)
-            if call.injected:
-                call.meter.restore(parsed)
+            plan, params, injected = kept
+            call = Call(plan.service, plan.operation, params, parsed, http_response, context)
+            metering = plan.meter.measure(call)
+            if injected:
+                plan.meter.restore(parsed)
             if metering is None:
                 return
             root = self._attach(call, metering)
-            if call.operation in _STREAMING and "stream" in parsed:
+            if plan.streams and "stream" in parsed:
                 parsed["stream"] = bedrock.MeteredStream(
                     parsed["stream"], call.operation, lambda tokens: self._stream_usage(call, root, tokens)
                 )
@@ -90,31 +89,32 @@ class CallMeter:
 
     def _attach(self, call: Call, metering: Metering) -> Any:
         """Price the call and put the charge where it belongs; returns the local root it counted into."""
-        charge = price_metering(self.runtime.book, call.service, call.region, metering)
+        runtime = self.runtime
+        usd, source, partial = price_metering(runtime.book, call.service, call.region, metering)
         span = _current_span()
-        ctx = span.get_span_context()
-        root = self.runtime.ledger.root_of(ctx.trace_id)
-        on_root = root is not None and root.span_id == ctx.span_id  # its end writes cost.usd = compute + this
+        ctx = span.get_span_context()  # a tuple: trace id, span id, ...
+        root = runtime.ledger.root_of(ctx[0])
+        on_root = root is not None and root.span_id == ctx[1]  # its end writes cost.usd = compute + this
         if _is_call_span(span):
-            span.set_attributes(_call_attributes(charge, on_root))
-        elif not on_root and span.is_recording() and charge.usd is not None:
-            _accumulate(span, charge.usd)
-        if root is not None and charge.usd:
-            self.runtime.ledger.add_service_cost(root, charge.usd, on_root, call.service)
-            guard = self.runtime.guard
+            span.set_attributes(_call_attributes(metering, usd, source, partial, on_root))
+        elif not on_root and usd is not None and span.is_recording():
+            _accumulate(span, usd)
+        if root is not None and usd:
+            runtime.ledger.add_service_cost(root, usd, on_root, call.service)
+            guard = runtime.guard
             if guard is not None:  # the call that crossed the ceiling is named in the event
-                guard.observe(root, self.runtime.tracker.transaction_of(root), f"{call.service}.{call.operation}")
+                guard.observe(root, runtime.tracker.transaction_of(root), f"{call.service}.{call.operation}")
         return root
 
     def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
         """A streamed response's usage, known only when its last event arrives: charged to the local root."""
         try:
             model = bedrock.base_model(str(call.params.get("modelId", "")))
-            charge = price_metering(
+            usd = price_metering(
                 self.runtime.book, call.service, call.region, Metering(bedrock.token_usages(model, tokens))
-            )
-            if root is not None and charge.usd:
-                self.runtime.ledger.add_service_cost(root, charge.usd, True, call.service)
+            )[0]
+            if root is not None and usd:
+                self.runtime.ledger.add_service_cost(root, usd, True, call.service)
         except Exception:
             error_once("aws-stream", "cost: failed to meter a streamed Bedrock response")
 
@@ -122,37 +122,50 @@ class CallMeter:
 def _current_span() -> Any:
     """The current span, read from the context by its key (``trace.get_current_span()`` is four calls deep, and
     this runs on every AWS call). An invalid span's trace id, 0, is never a local root's."""
-    return get_current().get(_SPAN_KEY) or INVALID_SPAN
+    return _current_context().get(_SPAN_KEY) or INVALID_SPAN
 
 
-def _plan(model: Any) -> tuple[Meter | None, str, frozenset[str]]:
-    service = model.service_model.service_name
-    shape = model.input_shape
-    return registry.meter_for(service), service, frozenset(shape.members) if shape is not None else frozenset()
+class _Plan:
+    """What is known about an operation before any call to it, worked out once."""
+
+    __slots__ = ("accepts", "meter", "operation", "prepare", "service", "streams")
+
+    def __init__(self, model: Any) -> None:
+        self.service: str = model.service_model.service_name
+        self.operation: str = model.name
+        self.meter = registry.meter_for(self.service)
+        shape = model.input_shape
+        self.accepts = frozenset(shape.members) if shape is not None else frozenset()  # input member names
+        overrides = self.meter is not None and type(self.meter).prepare is not Meter.prepare
+        self.prepare = self.meter.prepare if overrides and self.meter is not None else None
+        self.streams = self.operation in _STREAMING
 
 
 def _is_call_span(span: Any) -> bool:
     """The botocore instrumentation's CLIENT span, current during this call's events (its tracers are named
     ``opentelemetry.instrumentation.botocore[.<service>]``)."""
-    scope = getattr(span, "instrumentation_scope", None)
+    scope = getattr(span, "_instrumentation_scope", None)  # SDK spans; read directly (see _sdk_compat)
     return scope is not None and scope.name.startswith(_BOTOCORE_SCOPE) and span.is_recording()
 
 
-def _call_attributes(charge: Charge, on_root: bool) -> dict[str, types.AttributeValue]:
+def _call_attributes(
+    metering: Metering, usd: float | None, source: str, partial: bool, on_root: bool
+) -> dict[str, types.AttributeValue]:
     """The call span's attributes; on a call span that is itself a local root, the root writes the sums."""
-    attrs: dict[str, types.AttributeValue] = {} if on_root else {sc.COST_PRICING_SOURCE: charge.source}
-    if len(charge.units) == 1:
-        attrs[sc.COST_SERVICE_UNITS] = charge.units[0]
-        attrs[sc.COST_SERVICE_QUANTITY] = charge.quantities[0]
-    elif charge.units:
-        attrs[sc.COST_SERVICE_UNITS] = list(charge.units)
-        attrs[sc.COST_SERVICE_QUANTITY] = list(charge.quantities)
-    if charge.usd is not None and not on_root:
-        attrs[sc.COST_USD] = attrs[sc.COST_SERVICE_USD] = charge.usd
+    attrs: dict[str, types.AttributeValue] = {} if on_root else {sc.COST_PRICING_SOURCE: source}
+    usages = metering.usages
+    if len(usages) == 1:
+        attrs[sc.COST_SERVICE_UNITS] = usages[0].unit
+        attrs[sc.COST_SERVICE_QUANTITY] = usages[0].quantity
+    elif usages:
+        attrs[sc.COST_SERVICE_UNITS] = [u.unit for u in usages]
+        attrs[sc.COST_SERVICE_QUANTITY] = [u.quantity for u in usages]
+    if usd is not None and not on_root:
+        attrs[sc.COST_USD] = attrs[sc.COST_SERVICE_USD] = usd
         attrs[sc.COST_CURRENCY] = sc.CURRENCY_USD
-    if charge.estimated:
+    if metering.estimated:
         attrs[sc.COST_ESTIMATED] = True
-    if charge.partial:
+    if partial:
         attrs[sc.COST_PARTIAL] = True
     return attrs
 

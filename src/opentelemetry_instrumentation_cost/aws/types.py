@@ -14,42 +14,46 @@ from typing import Any
 class Call:
     """One API call as botocore saw it (failed calls included: AWS bills some of them).
 
-    Made once per call, in ``before-parameter-build``; ``after-call`` adds the answer. The HTTP details are read
-    only when a meter asks for them, because this runs on every AWS call.
+    Made in ``after-call`` from what ``before-parameter-build`` kept (the params) and the answer. The HTTP details
+    are read only when a meter asks for them, because this runs on every AWS call.
     """
 
-    __slots__ = ("context", "http_response", "injected", "meter", "operation", "params", "response", "service")
+    __slots__ = ("context", "http_response", "operation", "params", "region", "response", "service")
 
-    def __init__(self, meter: Meter, service: str, operation: str, params: Mapping[str, Any]) -> None:
-        self.meter = meter
+    def __init__(
+        self,
+        service: str,
+        operation: str,
+        params: Mapping[str, Any],
+        response: Mapping[str, Any],
+        http_response: Any,
+        context: Mapping[str, Any],
+    ) -> None:
         self.service = service  # botocore service name, e.g. "dynamodb", "bedrock-runtime"
         self.operation = operation  # e.g. "PutItem"
         self.params = params  # the API parameters as sent (botocore's copy)
-        self.response: Mapping[str, Any] = {}  # the parsed response (an error response for 4xx/5xx)
-        self.http_response: Any = None
-        self.context: Mapping[str, Any] = {}  # botocore's request context
-        self.injected = False  # the meter's ``prepare`` added a parameter that ``restore`` takes out again
-
-    @property
-    def _metadata(self) -> Mapping[str, Any]:
-        return self.response.get("ResponseMetadata") or {}
+        self.response = response  # the parsed response (an error response for 4xx/5xx)
+        self.http_response = http_response
+        self.context = context  # botocore's request context
+        self.region: str = context.get("client_region") or "us-east-1"
 
     @property
     def status(self) -> int:
-        return int(getattr(self.http_response, "status_code", 0) or self._metadata.get("HTTPStatusCode") or 0)
+        status = getattr(self.http_response, "status_code", None)
+        if status is None:
+            status = (self.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return int(status or 0)
 
     @property
     def headers(self) -> Mapping[str, str]:
-        return getattr(self.http_response, "headers", None) or self._metadata.get("HTTPHeaders") or {}
-
-    @property
-    def region(self) -> str:
-        return str(self.context.get("client_region") or "us-east-1")
+        found = getattr(self.http_response, "headers", None)
+        return found or (self.response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
 
     @property
     def attempts(self) -> int:
         """1 + botocore's retries: each attempt reached AWS."""
-        return 1 + int(self._metadata.get("RetryAttempts") or 0)
+        metadata = self.response.get("ResponseMetadata")
+        return 1 + int(metadata.get("RetryAttempts") or 0) if metadata else 1
 
     @property
     def ok(self) -> bool:

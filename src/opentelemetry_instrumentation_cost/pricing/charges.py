@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .._log import warn_once
 from ..aws.types import Metering
 from .book import PriceBook
@@ -12,31 +10,20 @@ from .model import SOURCE_RANK, Price
 UNKNOWN = "unknown"
 
 
-@dataclass(slots=True)
-class Charge:
-    """A call's cost: ``usd`` is None when no part of it could be priced (never a silent 0)."""
-
-    usd: float | None
-    source: str
-    units: tuple[str, ...]
-    quantities: tuple[float, ...]
-    estimated: bool = False
-    partial: bool = False
-
-
-def price_metering(book: PriceBook, service: str, region: str, metering: Metering) -> Charge:
+def price_metering(book: PriceBook, service: str, region: str, metering: Metering) -> tuple[float | None, str, bool]:
+    """A call's cost as ``(usd, source, partial)``: ``usd`` is None when no part of it could be priced (never a
+    silent 0); ``partial`` when part of it had no price, or the meter said so. A plain tuple: this runs on every
+    AWS call, and the units and quantities are the metering's own."""
     usages = metering.usages
     if len(usages) == 1:  # the common case, on every AWS call: no intermediate lists
         u = usages[0]
         price = book.unit(u.price_key or f"{service}/{u.unit}", region)
         if price is not None:
-            return Charge(
-                price.usd * u.quantity, price.source, (u.unit,), (u.quantity,), metering.estimated, metering.partial
-            )
+            return price.usd * u.quantity, price.source, metering.partial
     total = 0.0
     priced: list[Price] = []
     missing: list[str] = []
-    for usage in metering.usages:
+    for usage in usages:
         key = usage.price_key or f"{service}/{usage.unit}"
         price = book.unit(key, region)
         if price is None:
@@ -54,13 +41,7 @@ def price_metering(book: PriceBook, service: str, region: str, metering: Meterin
             region,
             "" if not priced else " for that part (cost.partial=true)",
         )
-    source = max(priced, key=lambda p: SOURCE_RANK.get(p.source, 9)).source if priced else UNKNOWN
-    usd = None if missing and not priced else total
-    return Charge(
-        usd=usd,
-        source=source if not (missing and not priced) else UNKNOWN,
-        units=tuple(u.unit for u in metering.usages),
-        quantities=tuple(u.quantity for u in metering.usages),
-        estimated=metering.estimated,
-        partial=metering.partial or bool(missing and priced),
-    )
+    if not priced:
+        return (None, UNKNOWN, metering.partial) if missing else (total, UNKNOWN, metering.partial)
+    source = max(priced, key=lambda p: SOURCE_RANK.get(p.source, 9)).source
+    return total, source, metering.partial or bool(missing)

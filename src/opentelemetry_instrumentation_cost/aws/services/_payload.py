@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,13 +10,16 @@ CHUNK = 64 * 1024
 
 def chunks(size: int) -> int:
     """Billed requests for a payload of ``size`` bytes (at least one)."""
-    return max(1, math.ceil(size / CHUNK))
+    return (size + CHUNK - 1) // CHUNK or 1
 
 
 def text_size(value: Any) -> int:
+    """UTF-8 bytes (an ASCII string is measured without encoding a copy: this runs on every message)."""
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8"))
     if value is None:
         return 0
-    if isinstance(value, bytes | bytearray):
+    if isinstance(value, (bytes, bytearray)):
         return len(value)
     return len(str(value).encode("utf-8"))
 

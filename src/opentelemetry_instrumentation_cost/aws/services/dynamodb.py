@@ -37,7 +37,7 @@ class DynamoDBMeter(Meter):
         if op not in _WRITES and op not in _READS:
             return None
         if not call.ok:
-            if call.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException" and op in _WRITES:
+            if (call.response.get("Error") or {}).get("Code") == "ConditionalCheckFailedException" and op in _WRITES:
                 return Metering([Usage(WRITE, 1.0)], estimated=True)  # a failed condition still consumes a write
             return Metering([Usage(WRITE if op in _WRITES else READ, 0.0)])  # validation errors, throttles: nothing
         reported = _reported(call.response.get("ConsumedCapacity"), op)
@@ -48,7 +48,7 @@ class DynamoDBMeter(Meter):
 
 def _reported(consumed: Any, op: str) -> list[Usage] | None:
     """Units from ``ConsumedCapacity``: one entry (single-item calls) or a list (batch and transact calls)."""
-    if isinstance(consumed, Mapping):
+    if isinstance(consumed, dict):  # botocore's parsed responses are plain dicts and lists
         entries: Iterable[Any] = (consumed,)
     elif isinstance(consumed, list) and consumed:
         entries = consumed
@@ -56,12 +56,15 @@ def _reported(consumed: Any, op: str) -> list[Usage] | None:
         return None
     read = write = total = 0.0
     for e in entries:
-        read += float(e.get("ReadCapacityUnits") or 0)
-        write += float(e.get("WriteCapacityUnits") or 0)
-        total += float(e.get("CapacityUnits") or 0)
+        read += e.get("ReadCapacityUnits") or 0.0
+        write += e.get("WriteCapacityUnits") or 0.0
+        total += e.get("CapacityUnits") or 0.0
     if not read and not write:  # only the total given: the operation says which kind it is
-        read, write = (0.0, total) if op in _WRITES else (total, 0.0)
-    return [Usage(unit, qty) for unit, qty in ((READ, read), (WRITE, write)) if qty]
+        return [Usage(WRITE if op in _WRITES else READ, float(total))] if total else []
+    usages = [Usage(READ, float(read))] if read else []
+    if write:
+        usages.append(Usage(WRITE, float(write)))
+    return usages
 
 
 def _estimate(call: Call) -> list[Usage]:

@@ -8,13 +8,17 @@ from typing import Any
 from ..types import Call, Meter, Metering, Usage
 from ._payload import attributes_size, chunks, text_size
 
+_ATTRIBUTES = ("MessageAttributes", "MessageSystemAttributes")  # both count toward the payload
+
 
 def _message_size(msg: Mapping[str, Any]) -> int:
-    return (
-        text_size(msg.get("MessageBody", msg.get("Body")))
-        + attributes_size(msg.get("MessageAttributes"))
-        + attributes_size(msg.get("MessageSystemAttributes"))
-    )
+    body = msg.get("MessageBody")
+    size = text_size(msg.get("Body") if body is None else body)
+    for key in _ATTRIBUTES:
+        attributes = msg.get(key)
+        if attributes:
+            size += attributes_size(attributes)
+    return size
 
 
 class SQSMeter(Meter):
