@@ -135,3 +135,21 @@ def test_span_instrumentation_scope_attribute() -> None:
     span = tracer.start_span("s")
     assert span._instrumentation_scope is span.instrumentation_scope
     assert span._instrumentation_scope.name == "opentelemetry.instrumentation.botocore.sqs"
+
+
+def test_meter_provider_without_readers_is_known_unread() -> None:
+    """``metrics.py`` records nothing through an SDK MeterProvider that has no reader (what ``opentelemetry-instrument``
+    installs with ``OTEL_METRICS_EXPORTER=none``); any other provider is recorded into."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from opentelemetry_instrumentation_cost.metrics import unread
+
+    provider = MeterProvider(shutdown_on_exit=False)
+    assert provider._measurement_consumer._reader_storages == {}
+    assert unread(provider) is True
+    provider.add_metric_reader(InMemoryMetricReader())  # readers can be added later: checked at every flush
+    assert unread(provider) is False
+    assert unread(MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)) is False
+    assert unread(NoOpMeterProvider()) is False

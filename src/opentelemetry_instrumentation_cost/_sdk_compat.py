@@ -8,8 +8,9 @@ The other SDK and API internals the per-span and per-call paths read, each to sa
 (the README lists them): ``SpanContext`` by index, ``Span._parent``/``_context``/``_start_time``/``_name``/
 ``_resource`` and the multi-processors' ``on_start`` (``attribution/``), the current-span and baggage context keys
 (``aws/metering.py``, ``transactions/propagator.py``), the contextvars runtime context's ``ContextVar`` and a span's
-``_instrumentation_scope`` (``aws/metering.py``, once per AWS call). ``tests/test_sdk_compat.py`` fails loudly if an SDK
-release changes any of them.
+``_instrumentation_scope`` (``aws/metering.py``, once per AWS call), and an SDK MeterProvider's
+``_measurement_consumer._reader_storages`` (``metrics.py``: nothing is recorded where no reader exists).
+``tests/test_sdk_compat.py`` fails loudly if an SDK release changes any of them.
 """
 
 from __future__ import annotations
