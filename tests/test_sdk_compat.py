@@ -144,12 +144,12 @@ def test_meter_provider_without_readers_is_known_unread() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from opentelemetry_instrumentation_cost.metrics import unread
+    from opentelemetry_instrumentation_cost._sdk_compat import has_no_reader
 
     provider = MeterProvider(shutdown_on_exit=False)
     assert provider._measurement_consumer._reader_storages == {}
-    assert unread(provider) is True
+    assert has_no_reader(provider) is True
     provider.add_metric_reader(InMemoryMetricReader())  # readers can be added later: checked at every flush
-    assert unread(provider) is False
-    assert unread(MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)) is False
-    assert unread(NoOpMeterProvider()) is False
+    assert has_no_reader(provider) is False
+    assert has_no_reader(MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)) is False
+    assert has_no_reader(NoOpMeterProvider()) is False

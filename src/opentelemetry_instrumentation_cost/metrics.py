@@ -5,10 +5,11 @@ Recorded by the flusher from what the aggregates drained, not on the request pat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
 
+from ._sdk_compat import has_no_reader
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class CostMetrics:
 
     def record(self, values: list[Value], idle: float, host: float = 0.0) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
-        if unread(self._provider or metrics.get_meter_provider()):
+        if has_no_reader(self._provider or metrics.get_meter_provider()):
             return
         sums: dict[tuple[str, str], float] = {}
         attrs = self._attrs
@@ -63,12 +64,3 @@ class CostMetrics:
 
     def batch_dropped(self) -> None:
         self.dropped.add(1)
-
-
-def unread(provider: Any) -> bool:
-    """An SDK MeterProvider with no reader right now (``opentelemetry-instrument`` installs one even with
-    ``OTEL_METRICS_EXPORTER=none``): nothing recorded through it can be read (a reader added later starts empty),
-    yet each histogram ``record`` still costs the flusher about 2 µs per local root. Checked at every flush."""
-    consumer = getattr(provider, "_measurement_consumer", None)  # see _sdk_compat
-    storages = getattr(consumer, "_reader_storages", None)
-    return storages is not None and not storages

@@ -10,6 +10,7 @@ caller's); ``after-call`` (fired for error responses too) meters, prices and att
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.trace import INVALID_SPAN
@@ -133,11 +134,12 @@ class _Plan:
     def __init__(self, model: Any) -> None:
         self.service: str = model.service_model.service_name
         self.operation: str = model.name
-        self.meter = registry.meter_for(self.service)
+        self.meter = meter = registry.meter_for(self.service)
         shape = model.input_shape
         self.accepts = frozenset(shape.members) if shape is not None else frozenset()  # input member names
-        overrides = self.meter is not None and type(self.meter).prepare is not Meter.prepare
-        self.prepare = self.meter.prepare if overrides and self.meter is not None else None
+        self.prepare: Callable[[str, dict[str, Any], frozenset[str]], bool] | None = None  # only where overridden
+        if meter is not None and type(meter).prepare is not Meter.prepare:
+            self.prepare = meter.prepare
         self.streams = self.operation in _STREAMING
 
 

@@ -38,22 +38,21 @@ class Call:
         self.region: str = context.get("client_region") or "us-east-1"
 
     @property
+    def _metadata(self) -> Mapping[str, Any]:
+        return self.response.get("ResponseMetadata") or {}
+
+    @property
     def status(self) -> int:
-        status = getattr(self.http_response, "status_code", None)
-        if status is None:
-            status = (self.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        return int(status or 0)
+        return int(getattr(self.http_response, "status_code", 0) or self._metadata.get("HTTPStatusCode") or 0)
 
     @property
     def headers(self) -> Mapping[str, str]:
-        found = getattr(self.http_response, "headers", None)
-        return found or (self.response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+        return getattr(self.http_response, "headers", None) or self._metadata.get("HTTPHeaders") or {}
 
     @property
     def attempts(self) -> int:
         """1 + botocore's retries: each attempt reached AWS."""
-        metadata = self.response.get("ResponseMetadata")
-        return 1 + int(metadata.get("RetryAttempts") or 0) if metadata else 1
+        return 1 + int(self._metadata.get("RetryAttempts") or 0)
 
     @property
     def ok(self) -> bool:
