@@ -96,14 +96,15 @@ def iso_ns(timestamp: str) -> int:
 
 
 class Running:
-    """A started process; ``stop()`` ends it with SIGINT so exporters flush, then returns (stdout, stderr)."""
+    """A started process; ``stop()`` ends it (SIGINT by default, so exporters flush) and returns (stdout, stderr)."""
 
     def __init__(self, proc: subprocess.Popen[bytes], out: Path, err: Path, url: str) -> None:
         self.proc, self.out, self.err, self.url = proc, out, err, url
 
-    def stop(self) -> tuple[str, str]:
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> tuple[str, str]:
+        """SIGTERM is gunicorn's graceful stop (workers finish the request in hand); SIGINT its immediate one."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
