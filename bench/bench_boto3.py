@@ -44,7 +44,7 @@ from opentelemetry_instrumentation_cost import CostInstrumentor
 from scripts.harness import ROOT, run_moto
 
 PAIRS = {"round trip": 600, "client side": 2000}
-CHUNK = 200  # pairs between fresh SQS queues
+CHUNK = 25  # pairs between fresh SQS queues (moto's SendMessage time grows with the messages it holds)
 ITEM = {"k": {"S": "1"}, "v": {"S": "x" * 100}}
 Call = Callable[[], Any]
 
@@ -133,8 +133,10 @@ def main() -> None:
         CostInstrumentor().runtime.settled.wait(5)
         hooked = _clients(moto_url, queue)
 
-        def fresh_queue() -> None:  # moto's SendMessage slows down as a queue grows, and PurgeQueue is rate-limited
+        def fresh_queue() -> None:  # moto slows down as it holds more messages, and PurgeQueue is rate-limited
+            old = plain["SQS SendMessage"][1].keywords["QueueUrl"]
             url = sqs_admin.create_queue(QueueName=f"bench-{next(queues)}")["QueueUrl"]
+            sqs_admin.delete_queue(QueueUrl=old)
             for made in (plain, hooked):
                 made["SQS SendMessage"][1].keywords["QueueUrl"] = url
 
