@@ -5,10 +5,19 @@ install with ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=cost``. Driven on loopback 
 project's Python load generator. Rounds alternate (the order flips each round); each round's pair gives one
 throughput cost, and the median of those is the figure (one slow moment of this shared VM moves one pair, not the
 result); the spread is printed with it.
+
+Where valgrind is installed the same request is also counted in instructions (callgrind, deterministic): one
+gunicorn worker, every thread of it (the package's flusher included), from after a warm-up to its graceful exit,
+once after ``k`` requests and once after ``3k``; the difference over ``2k`` is the work one request costs, and a
+server that is busy serving spends it per request, so its ratio is the throughput cost the wall clock is too noisy
+on a shared VM to show to a percent.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import glob
+import http.client
 import re
 import shutil
 import statistics
@@ -19,19 +28,75 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.harness import BIN, EXAMPLE, free_port, offline_env, run_process
+from scripts.harness import BIN, EXAMPLE, callgrind_total, free_port, offline_env, run_process, wait_http
 from scripts.load import drive
 
 ROUNDS, SECONDS, PATH = 5, 8, "/health"
+COUNTED = 200  # k: requests in the shorter counted run
 
 
-def _env(enabled: bool, tmp: str) -> dict[str, str]:
+def _env(enabled: bool, tmp: str, **extra: str) -> dict[str, str]:
     return offline_env(
         enabled,
         OTEL_PYTHON_COST_PRICING_API="false",
         OTEL_PYTHON_COST_CACHE_DIR=f"{tmp}/cache",
         OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{tmp}/costs.db",
+        **extra,
     )
+
+
+def _gunicorn(port: int, workers: int) -> list[str]:
+    return [
+        str(BIN / "opentelemetry-instrument"),
+        str(BIN / "gunicorn"),
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(EXAMPLE.parent),
+        "app:app",
+    ]
+
+
+def _get(port: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", PATH)
+    conn.getresponse().read()
+    conn.close()
+
+
+def _counted(enabled: bool, requests: int) -> int:
+    """Instructions one gunicorn worker runs (all its threads) from after a warm-up to its graceful exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        # flush only at exit: under callgrind a 10 s interval would pass every few hundred requests, not every ~10k
+        env = _env(enabled, tmp, OTEL_PYTHON_COST_FLUSH_INTERVAL="3600", PYTHONHASHSEED="0")
+        port = free_port()
+        cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={tmp}/cg.%p"]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        proc = subprocess.Popen([*cmd, *_gunicorn(port, 1)], env=env, **quiet)
+        try:
+            wait_http(f"http://127.0.0.1:{port}{PATH}", proc, timeout=600)
+            for _ in range(50):  # warm up
+                _get(port)
+            worker = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0]
+            subprocess.run(["callgrind_control", "-z", worker], check=True, capture_output=True)
+            for _ in range(requests):
+                _get(port)
+        finally:
+            proc.terminate()  # gunicorn's graceful stop: the worker exits through atexit (the package's last flush)
+            proc.wait(600)
+        return sum(callgrind_total(f) for f in glob.glob(f"{tmp}/cg.{worker}*"))
+
+
+def _instructions_per_request() -> tuple[float, float]:
+    """(without, with) instructions per request: (count after 3k requests - count after k) / 2k, run two at a time."""
+    per = []
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for enabled in (False, True):
+            short, long = pool.submit(_counted, enabled, COUNTED), pool.submit(_counted, enabled, 3 * COUNTED)
+            per.append((long.result() - short.result()) / (2 * COUNTED))
+    return per[0], per[1]
 
 
 def _rate(url: str) -> float:
@@ -45,18 +110,7 @@ def _rate(url: str) -> float:
 
 def _round(enabled: bool, tmp: str) -> float:
     port = free_port()
-    cmd = [
-        str(BIN / "opentelemetry-instrument"),
-        str(BIN / "gunicorn"),
-        "-w",
-        "2",
-        "-b",
-        f"127.0.0.1:{port}",
-        "--chdir",
-        str(EXAMPLE.parent),
-        "app:app",
-    ]
-    with run_process(cmd, _env(enabled, tmp), Path(tmp) / "logs", f"http://127.0.0.1:{port}/health"):
+    with run_process(_gunicorn(port, 2), _env(enabled, tmp), Path(tmp) / "logs", f"http://127.0.0.1:{port}/health"):
         url = f"http://127.0.0.1:{port}"
         drive(url, [PATH], 2)  # warm up
         return _rate(url)
@@ -78,6 +132,15 @@ def main() -> None:
         f"without {statistics.median(a for a, _ in pairs):.0f} req/s, with {statistics.median(b for _, b in pairs):.0f}"
         f" req/s; throughput cost, median of {ROUNDS} alternating pairs {statistics.median(costs):+.1f}% "
         f"(pairs: {', '.join(f'{c:+.1f}%' for c in costs)}) (goal < 3%)"
+    )
+    if not shutil.which("valgrind"):
+        print("(valgrind not installed: no instruction counts)")
+        return
+    without, with_pkg = _instructions_per_request()
+    print(
+        f"Flask, instructions per request in one gunicorn worker (callgrind, all threads, ({3 * COUNTED} - {COUNTED})"
+        f" / {2 * COUNTED} requests): without {without:,.0f}, with {with_pkg:,.0f}, added {with_pkg - without:,.0f}"
+        f" ({(with_pkg / without - 1) * 100:+.2f}%) (goal < 3%)"
     )
 
 

@@ -20,7 +20,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
 os.environ.setdefault("OTEL_PYTHON_COST_PRICING_API", "false")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -31,6 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import set_span_in_context
 
 from opentelemetry_instrumentation_cost import CostInstrumentor
+from scripts.harness import callgrind_total
 
 
 class NullExporter(SpanExporter):
@@ -89,8 +92,7 @@ def _instructions(mode: str, shape: str, n: int) -> tuple[int, int]:
         totals = {}
         for name in os.listdir(tmp):  # cg.out-01 (the main thread), cg.out-02, ...
             if name.startswith("cg.out-"):
-                with open(os.path.join(tmp, name)) as f:
-                    totals[name] = next((int(line.split()[1]) for line in f if line.startswith("summary:")), 0)
+                totals[name] = callgrind_total(os.path.join(tmp, name))
         main = totals.pop("cg.out-01")
         return main, sum(totals.values())
 

@@ -23,6 +23,12 @@ EXAMPLE = ROOT / "examples" / "flask_app" / "app.py"
 BIN = Path(sys.executable).parent
 
 
+def callgrind_total(path: str | Path) -> int:
+    """The instructions a callgrind output file counted (its ``summary:`` line)."""
+    with open(path) as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("summary:")), 0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
