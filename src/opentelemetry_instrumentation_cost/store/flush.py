@@ -4,10 +4,9 @@ idle time, report metrics, and write batches to the store, in order, keeping the
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
-from time import time_ns
+from time import monotonic, time_ns
 from typing import Any
 
 from .._log import error_once, warn_once
@@ -66,17 +65,17 @@ class Flusher:
 
     def _loop(self) -> None:
         """Flush every interval; when woken early (roots piling up), only fold them into rows."""
-        deadline = time.monotonic() + self.interval_s
+        deadline = monotonic() + self.interval_s
         while True:
-            self._wakeup.wait(max(0.0, deadline - time.monotonic()))
+            self._wakeup.wait(max(0.0, deadline - monotonic()))
             self._wakeup.clear()
             if self._stop.is_set():
                 return
-            if time.monotonic() < deadline:
+            if monotonic() < deadline:
                 self.aggregator.fold()
                 continue
             self.flush()
-            deadline = time.monotonic() + self.interval_s
+            deadline = monotonic() + self.interval_s
 
     def flush(self) -> bool:
         """One flush; True when nothing is left pending. Never raises."""
