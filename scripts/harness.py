@@ -81,7 +81,8 @@ def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: fl
 def parse_console_spans(text: str) -> list[dict[str, Any]]:
     """Spans printed by the console exporter (pretty JSON objects between other output)."""
     decoder = json.JSONDecoder()
-    spans, i = [], 0
+    spans: list[dict[str, Any]] = []
+    i = 0
     while True:
         i = text.find("{", i)
         if i < 0:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ._log import logger
 
@@ -17,6 +16,7 @@ T = TypeVar("T")
 
 PRICING_API_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 _TRUE = {"true", "1", "yes", "on"}
+_IMDS_ENDPOINT = "http://169.254.169.254"
 _FALSE = {"false", "0", "no", "off"}
 
 
@@ -26,9 +26,12 @@ def _default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("opentelemetry-instrumentation-cost"))
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The package's configuration; see the README's configuration table."""
+class Settings(NamedTuple):
+    """The package's configuration; see the README's configuration table.
+
+    The records built at start-up are NamedTuples, not dataclasses: a dataclass compiles its methods from source
+    when its module is imported, about 1 ms each on a small VM, and every process pays that at start-up.
+    """
 
     instance_type: str | None = None
     imds_v1_fallback: bool = False
@@ -50,7 +53,7 @@ class Settings:
     budgets: str | None = None  # raw OTEL_PYTHON_COST_BUDGETS, parsed by budgets.config
     budget_enforce: bool = False
     # botocore's own settings, honoured as botocore does
-    imds_endpoint: str = "http://169.254.169.254"
+    imds_endpoint: str = _IMDS_ENDPOINT
     imds_disabled: bool = False
     aws_region: str | None = None
 
@@ -78,7 +81,7 @@ class Settings:
             buffer_max_batches=r.parse("OTEL_PYTHON_COST_BUFFER_MAX_BATCHES", 360, _positive_int, "360"),
             budgets=r.text("OTEL_PYTHON_COST_BUDGETS"),
             budget_enforce=r.parse("OTEL_PYTHON_COST_BUDGET_ACTION", False, _action, "annotate"),
-            imds_endpoint=(r.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") or cls.imds_endpoint).rstrip("/"),
+            imds_endpoint=(r.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") or _IMDS_ENDPOINT).rstrip("/"),
             imds_disabled=r.flag("AWS_EC2_METADATA_DISABLED", False),
             aws_region=r.text("AWS_REGION") or r.text("AWS_DEFAULT_REGION"),
         )

@@ -9,14 +9,12 @@ sum(attributed) + idle + in-flight shares == host cost, whatever the interleavin
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 NS_PER_HOUR = 3_600_000_000_000
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(NamedTuple):
     """What the ledger has seen so far, in USD."""
 
     host_usd: float

@@ -6,15 +6,11 @@ they say "not EC2") → EC2 IMDSv2. IMDS answers are cached per boot (so a resta
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Mapping
 
 from .._cache import DiskCache
 from .._log import logger
 from ..config import Settings
-from ._http import Deadline
-from .ecs import query_ecs
-from .imds import ImdsUnavailable, query_imds
 from .info import HostInfo
 from .local import architecture, boot_id, default_share, dmi_says_not_ec2, lambda_host
 
@@ -37,6 +33,13 @@ def detect_host(settings: Settings, env: Mapping[str, str], cache: DiskCache) ->
     found = lambda_host(env)
     if found is not None:
         return found
+    # the network clients load only here, on the background thread, for a host that must be asked
+    import http.client
+
+    from ._http import Deadline
+    from .ecs import query_ecs
+    from .imds import ImdsUnavailable, query_imds
+
     deadline = Deadline(BUDGET_S)
     ecs_uri = env.get("ECS_CONTAINER_METADATA_URI_V4")
     if ecs_uri:

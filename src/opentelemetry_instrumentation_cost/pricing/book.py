@@ -31,10 +31,17 @@ class PriceBook:
     ) -> None:
         self.settings = settings
         self.cache = cache
-        self.snapshot = snapshot or Snapshot.bundled()
+        self._snapshot = snapshot
         self.overrides = overrides or Overrides.load(settings.price_file)
         self._keep = 1.0 - settings.discount
         self._units: dict[tuple[str, str], Price | None] = {}  # unit prices are looked up on every AWS call
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The bundled snapshot, read at its first use: a host whose price is cached or overridden never reads it."""
+        if self._snapshot is None:
+            self._snapshot = Snapshot.bundled()
+        return self._snapshot
 
     # lookups (no network) -------------------------------------------------------------------------------------
     def ec2_hourly(self, instance_type: str, region: str) -> Price | None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..host.info import HostInfo
 from .book import PriceBook
 from .model import Price, weakest
 
 
-@dataclass(frozen=True)
-class ComputePrice:
+class ComputePrice(NamedTuple):
     """The whole host's (or task's, or function's) price per hour, and whether idle time is billed."""
 
     price: Price

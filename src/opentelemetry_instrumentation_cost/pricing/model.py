@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Price:
+class Price(NamedTuple):
     """USD per unit (discount applied where it applies), its source and the date it stands for."""
 
     usd: float

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 
 # (bucket start in epoch seconds, service.name, transaction, instance type, region)
 Key = tuple[int, str, str, str, str]
@@ -14,14 +13,30 @@ def bucket(ns: int) -> int:
     return ns // 60_000_000_000 * 60
 
 
-@dataclass(slots=True)
 class Row:
-    count: int = 0
-    sum_usd: float = 0.0
-    compute_usd: float = 0.0
-    service_usd: float = 0.0
-    max_usd: float = 0.0
-    budget_exceeded: int = 0
+    """One row's running totals. A plain slotted class, not a dataclass: this module loads at start-up, and a
+    dataclass compiles its methods from source on import."""
+
+    __slots__ = ("budget_exceeded", "compute_usd", "count", "max_usd", "service_usd", "sum_usd")
+
+    def __init__(
+        self,
+        count: int = 0,
+        sum_usd: float = 0.0,
+        compute_usd: float = 0.0,
+        service_usd: float = 0.0,
+        max_usd: float = 0.0,
+        budget_exceeded: int = 0,
+    ) -> None:
+        self.count = count
+        self.sum_usd = sum_usd
+        self.compute_usd = compute_usd
+        self.service_usd = service_usd
+        self.max_usd = max_usd
+        self.budget_exceeded = budget_exceeded
+
+    def __repr__(self) -> str:
+        return "Row(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
 
     def merge(self, other: Row) -> None:
         self.count += other.count
@@ -32,12 +47,14 @@ class Row:
         self.budget_exceeded += other.budget_exceeded
 
 
-@dataclass
 class Batch:
     """Rows flushed together; the id makes a write idempotent (a retried batch is never added twice)."""
 
-    rows: dict[Key, Row]
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    __slots__ = ("id", "rows")
+
+    def __init__(self, rows: dict[Key, Row], id: str | None = None) -> None:
+        self.rows = rows
+        self.id = id or str(uuid.uuid4())
 
 
 class StoreUnavailable(Exception):
