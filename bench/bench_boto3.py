@@ -156,8 +156,7 @@ def main() -> None:
                         _Replay(base_client, base)
                         _Replay(cost_client, cost)
                     b, c = _paired(base, cost, pairs, fresh_queue)
-                    goal = "< 2%" if mode == "round trip" else "(reported)"
-                    goal = "(no package)" if name == ASKING_ALONE else goal
+                    goal = "(no package)" if name == ASKING_ALONE else "< 2%" if mode == "round trip" else "(reported)"
                     print(
                         f"{name:<54}{mode:<13}{b * 1e6:>11.1f}{c * 1e6:>10.1f}{(c - b) * 1e6:>10.1f}"
                         f"{c / b:>8.3f}  {goal}"

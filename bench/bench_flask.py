@@ -16,7 +16,6 @@ on a shared VM to show to a percent.
 from __future__ import annotations
 
 import concurrent.futures
-import glob
 import http.client
 import re
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.harness import BIN, EXAMPLE, callgrind_total, free_port, offline_env, run_process, wait_http
+from scripts.harness import BIN, EXAMPLE, callgrind, callgrind_sum, free_port, offline_env, run_process, wait_http
 from scripts.load import drive
 
 ROUNDS, SECONDS, PATH = 5, 8, "/health"
@@ -72,9 +71,8 @@ def _counted(enabled: bool, requests: int) -> int:
         # flush only at exit: under callgrind a 10 s interval would pass every few hundred requests, not every ~10k
         env = _env(enabled, tmp, OTEL_PYTHON_COST_FLUSH_INTERVAL="3600", PYTHONHASHSEED="0")
         port = free_port()
-        cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={tmp}/cg.%p"]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        proc = subprocess.Popen([*cmd, *_gunicorn(port, 1)], env=env, **quiet)
+        proc = subprocess.Popen([*callgrind(tmp), *_gunicorn(port, 1)], env=env, **quiet)
         try:
             wait_http(f"http://127.0.0.1:{port}{PATH}", proc, timeout=600)
             for _ in range(50):  # warm up
@@ -86,7 +84,7 @@ def _counted(enabled: bool, requests: int) -> int:
         finally:
             proc.terminate()  # gunicorn's graceful stop: the worker exits through atexit (the package's last flush)
             proc.wait(600)
-        return sum(callgrind_total(f) for f in glob.glob(f"{tmp}/cg.{worker}*"))
+        return callgrind_sum(tmp, worker)
 
 
 def _instructions_per_request() -> tuple[float, float]:

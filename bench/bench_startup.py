@@ -16,7 +16,6 @@ The added fraction of instructions times the median wall time gives the delta in
 from __future__ import annotations
 
 import compileall
-import glob
 import shutil
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import opentelemetry_instrumentation_cost
 from opentelemetry_instrumentation_cost._cache import DiskCache
-from scripts.harness import BIN, callgrind_total, offline_env
+from scripts.harness import BIN, callgrind, callgrind_sum, offline_env
 
 RUNS = 15
 
@@ -49,10 +48,9 @@ def _time(env: dict[str, str]) -> float:
 
 def _instructions(env: dict[str, str]) -> int:
     with tempfile.TemporaryDirectory() as out:
-        cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/cg.%p"]
-        cmd += [str(BIN / "opentelemetry-instrument"), sys.executable, "-c", "pass"]
+        cmd = [*callgrind(out), str(BIN / "opentelemetry-instrument"), sys.executable, "-c", "pass"]
         subprocess.run(cmd, env=env, check=True, capture_output=True)
-        return sum(callgrind_total(f) for f in glob.glob(f"{out}/cg.*"))
+        return callgrind_sum(out)
 
 
 def main() -> None:

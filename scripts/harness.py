@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import signal
@@ -27,6 +28,16 @@ def callgrind_total(path: str | Path) -> int:
     """The instructions a callgrind output file counted (its ``summary:`` line)."""
     with open(path) as f:
         return next((int(line.split()[1]) for line in f if line.startswith("summary:")), 0)
+
+
+def callgrind(out_dir: str) -> list[str]:
+    """The prefix that runs a command under callgrind, following every process it starts (one file per pid)."""
+    return ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out_dir}/cg.%p"]
+
+
+def callgrind_sum(out_dir: str, pid: str = "") -> int:
+    """The instructions counted in ``out_dir`` by :func:`callgrind` (only process ``pid``'s files, when given)."""
+    return sum(callgrind_total(f) for f in glob.glob(f"{out_dir}/cg.{pid}*"))
 
 
 def free_port() -> int:
