@@ -16,8 +16,8 @@ T = TypeVar("T")
 
 PRICING_API_REGIONS = ("us-east-1", "eu-central-1", "ap-south-1")
 _TRUE = {"true", "1", "yes", "on"}
-_IMDS_ENDPOINT = "http://169.254.169.254"
 _FALSE = {"false", "0", "no", "off"}
+_IMDS_ENDPOINT = "http://169.254.169.254"  # botocore's default for AWS_EC2_METADATA_SERVICE_ENDPOINT
 
 
 def _default_cache_dir() -> Path:
@@ -29,8 +29,9 @@ def _default_cache_dir() -> Path:
 class Settings(NamedTuple):
     """The package's configuration; see the README's configuration table.
 
-    The records built at start-up are NamedTuples, not dataclasses: a dataclass compiles its methods from source
-    when its module is imported, about 1 ms each on a small VM, and every process pays that at start-up.
+    A NamedTuple, like the package's other records built at start-up (or slotted classes where they change), not a
+    dataclass: a dataclass compiles its methods from source when its module is imported, about 1 ms each on a small
+    VM, and every process pays that at start-up.
     """
 
     instance_type: str | None = None
