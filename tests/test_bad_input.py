@@ -116,6 +116,39 @@ def test_expired_next_token_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (price.usd, price.source) == (0.096, "snapshot")
 
 
+FULL_CACHE = """
+import json, os, resource, signal, sys
+from pathlib import Path
+from opentelemetry_instrumentation_cost._cache import DiskCache
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+directory = Path(sys.argv[1])
+cache = DiskCache(directory, 3600)
+cache.put("prices", "old", {"usd": 0.1})  # written while there is room
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, ((directory / "prices.json").stat().st_size, hard))  # the disk is full
+cache.put("prices", "new", {"usd": 0.2})
+cache.put("prices", "newer", {"usd": 0.3})
+print(json.dumps([cache.get("prices", "new"), json.loads((directory / "prices.json").read_text())["old"]["value"],
+                  sorted(os.listdir(directory))]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_full_cache_disk_keeps_the_old_file_whole_and_warns_once(tmp_path: Path) -> None:
+    """A cache write that hits a full disk (EFBIG from a file-size limit) leaves the file other processes read
+    as it was, leaves no temporary file behind, keeps the value in memory, and warns once."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", FULL_CACHE, str(tmp_path / "cache")], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [{"usd": 0.2}, {"usd": 0.1}, ["prices.json"]]
+    assert run.stderr.count("cannot write the cache") == 1 and "OTEL_PYTHON_COST_CACHE_DIR" in run.stderr
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_sqlite_disk_full_keeps_batches_and_writes_them_later(tmp_path: Path) -> None:
     """A writer whose file-size limit is hit (EFBIG, as on a full disk) keeps its batch, then writes it once."""

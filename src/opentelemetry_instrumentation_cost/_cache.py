@@ -2,7 +2,8 @@
 
 Each file is read once per process and kept in memory (lookups happen on request paths); writes update memory and
 the file. Writes are atomic (temp file + rename) so concurrent processes never read half a file; a corrupt or
-unreadable file is ignored with one warning, and an unwritable directory only costs the cache, never the app.
+unreadable file is ignored with one warning, and an unwritable directory or a full disk costs only the file (this
+process keeps every value in memory), never the app.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class DiskCache:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 data = self._read(name)  # merge with what other processes wrote since
+                for kept, entry in self._files.get(name, {}).items():
+                    data.setdefault(kept, entry)  # and keep what this process holds but could not write
                 data[key] = {"at": time.time(), "value": value}
                 self._files[name] = data
                 fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".tmp")
