@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
+import pytest
+
+from opentelemetry_instrumentation_cost.store.model import Batch, Row
+from opentelemetry_instrumentation_cost.store.open import open_store
 from tests.conftest import BIN, http, run_example, subprocess_env
+
+# Names that break any SQL built by formatting: quotes of both kinds, a statement after a comment, placeholders
+# of both drivers, a backslash. Each is a legal service or transaction name (baggage and span names carry them).
+HOSTILE = [
+    "shop'); DROP TABLE otel_cost_transactions; --",
+    'GET /a"b\\c %s ? $1 :name',
+]
 
 
 def test_doctor_and_logs_never_show_the_store_password(tmp_path: Path) -> None:
@@ -36,3 +48,17 @@ def test_request_payloads_never_reach_spans_or_the_store(tmp_path: Path, moto_ur
     assert secret not in out  # no span, attribute or event carries it
     dump = "\n".join(sqlite3.connect(store).iterdump())
     assert secret not in dump and "POST /checkout" in dump
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_names_that_look_like_sql_are_stored_as_written(tmp_path: Path, pg_url: str, kind: str) -> None:
+    """Every value reaches the store as a bound parameter: hostile names are stored verbatim, merge with
+    themselves on a second write, and the table survives."""
+    store = open_store(pg_url if kind == "postgresql" else f"sqlite:///{tmp_path}/c.db")
+    bucket = int(time.time()) // 60 * 60
+    key = (bucket, HOSTILE[0], HOSTILE[1], "m5.large", "us-east-1")
+    store.write(Batch({key: Row(1, 0.5, 0.5, 0.0, 0.5, 0)}, id=HOSTILE[0]))
+    store.write(Batch({key: Row(2, 1.0, 0.5, 0.5, 0.75, 1)}, id=HOSTILE[1]))
+    rows = store.rows(bucket)
+    store.close()
+    assert [tuple(r) for r in rows] == [(bucket, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75)]
