@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from tests.fakes.pricing import FakePriceList, PricingConfig
 from tests.inprocess import instrumented, memory_provider
 
 M5 = 0.096
+_API_ENV = {
+    "OTEL_PYTHON_COST_PRICING_API": "true",
+    "OTEL_PYTHON_COST_INSTANCE_TYPE": "m5.large",
+    "OTEL_PYTHON_COST_HOST_SHARE": "1",
+}
 
 
 def _root_attrs(exporter: InMemorySpanExporter, provider) -> dict:
@@ -28,10 +34,7 @@ def _root_attrs(exporter: InMemorySpanExporter, provider) -> dict:
 
 def _price_with(monkeypatch: pytest.MonkeyPatch, fake: FakePriceList, **env: str) -> tuple[dict, float]:
     monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
-    monkeypatch.setenv("OTEL_PYTHON_COST_PRICING_API", "true")
-    monkeypatch.setenv("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
-    monkeypatch.setenv("OTEL_PYTHON_COST_HOST_SHARE", "1")
-    for k, v in env.items():
+    for k, v in {**_API_ENV, **env}.items():
         monkeypatch.setenv(k, v)
     provider, exporter = memory_provider()
     with instrumented(tracer_provider=provider) as inst:
@@ -68,6 +71,38 @@ def test_api_failures_fall_back_to_the_snapshot(
     assert fake.get_products_calls() == calls
     warnings = [r for r in caplog.records if "unavailable from AWS" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+def test_requests_never_wait_for_the_price_list_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API holds its answer until the test lets it go: a request meanwhile is priced from the snapshot at
+    once (had it waited for the API it would say ``api``, or have waited out the 1 s start-up budget)."""
+    from opentelemetry_instrumentation_cost import CostInstrumentor
+
+    gate = threading.Event()
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1}, hold=gate)) as fake:
+        for name, value in _API_ENV.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
+        provider, exporter = memory_provider()
+        inst = CostInstrumentor()
+        inst.instrument(tracer_provider=provider)
+        try:
+            assert inst.runtime is not None
+            deadline = time.monotonic() + 15
+            while not fake.get_products_calls() and time.monotonic() < deadline:  # the API is being asked
+                time.sleep(0.01)
+            before = _root_attrs(exporter, provider)
+            first = exporter.get_finished_spans()[-1]
+            asked, answered = fake.get_products_calls(), inst.runtime.settled.is_set()
+            gate.set()
+            assert inst.runtime.settled.wait(15)
+            after = _root_attrs(exporter, provider)
+        finally:
+            gate.set()
+            inst.uninstrument()
+    assert (asked, answered) == (1, False)  # the request ran while the API was still being asked
+    assert first.end_time - first.start_time < 500_000_000  # and did not sit out the 1 s start-up budget either
+    assert (before["cost.pricing.source"], after["cost.pricing.source"]) == ("snapshot", "api")
 
 
 def test_discount_applies_to_list_prices(monkeypatch: pytest.MonkeyPatch) -> None:

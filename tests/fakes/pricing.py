@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 
 from .server import LoopbackServer, RecordingHandler
@@ -59,6 +60,7 @@ class PricingConfig:
     error: str | None = None  # e.g. "ThrottlingException", "AccessDeniedException"
     status: int = 400
     malformed: bool = False
+    hold: threading.Event | None = None  # when given, every answer waits until it is set
 
 
 class _Handler(RecordingHandler):
@@ -66,6 +68,8 @@ class _Handler(RecordingHandler):
         body = self.body()
         self.record(body)
         cfg: PricingConfig = self.owner.config
+        if cfg.hold is not None:
+            cfg.hold.wait(30)
         if self.headers.get("X-Amz-Target") != "AWSPriceListService.GetProducts":
             self._error(400, "UnknownOperationException", "unknown operation")
             return
