@@ -21,16 +21,43 @@ HOSTILE = [
 ]
 
 
-def test_doctor_and_logs_never_show_the_store_password(tmp_path: Path) -> None:
-    url = "postgresql://cost:s3cr3t-pw@127.0.0.1:9/costs"
+@pytest.mark.parametrize(
+    ("url", "doctor_shows", "app_says"),
+    [
+        (
+            "postgresql://cost:s3cr3t-pw@127.0.0.1:9/costs",
+            "cost:***@127.0.0.1:9/costs",
+            "the cost store is unavailable",
+        ),
+        (  # libpq also takes the password as a query parameter
+            "postgresql://cost@127.0.0.1:9/costs?password=s3cr3t-pw&sslmode=disable",
+            "costs?password=***&sslmode=disable",
+            "the cost store is unavailable",
+        ),
+        (  # a bad port: refused at once, as a bad value, still redacted
+            "postgresql://cost:s3cr3t-pw@127.0.0.1:notaport/costs",
+            "bad store URL postgresql://cost:***@127.0.0.1:notaport/costs",
+            "OTEL_PYTHON_COST_STORE_URL='postgresql://cost:***@127.0.0.1:notaport/costs' is invalid",
+        ),
+        (  # a scheme this package does not open
+            "mysql://cost:s3cr3t-pw@127.0.0.1/costs",
+            "bad store URL mysql://cost:***@127.0.0.1/costs",
+            "OTEL_PYTHON_COST_STORE_URL='mysql://cost:***@127.0.0.1/costs' is invalid",
+        ),
+    ],
+    ids=["user-info", "query", "bad-port", "bad-scheme"],
+)
+def test_doctor_and_logs_never_show_the_store_password(
+    tmp_path: Path, url: str, doctor_shows: str, app_says: str
+) -> None:
     env = subprocess_env(tmp_path, OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large", OTEL_PYTHON_COST_STORE_URL=url)
     doctor = subprocess.run([str(BIN / "otel-cost"), "doctor"], env=env, capture_output=True, text=True)
-    assert doctor.returncode == 1
-    assert "s3cr3t-pw" not in doctor.stdout + doctor.stderr and "cost:***@127.0.0.1:9" in doctor.stdout
+    assert doctor.returncode == 1, doctor.stderr
+    assert "s3cr3t-pw" not in doctor.stdout + doctor.stderr and doctor_shows in doctor.stdout
     with run_example(tmp_path, {**env, "OTEL_PYTHON_COST_FLUSH_INTERVAL": "0.2"}) as app:
-        http("GET", app.url + "/health")
+        assert http("GET", app.url + "/health")[0] == 200
         out, err = app.stop()
-    assert "the cost store is unavailable" in err and "s3cr3t-pw" not in out + err
+    assert app_says in err and "s3cr3t-pw" not in out + err
 
 
 def test_request_payloads_never_reach_spans_or_the_store(tmp_path: Path, moto_url: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from ._log import logger
+from .store.urls import checked, redact
 
 T = TypeVar("T")
 
@@ -76,7 +77,7 @@ class Settings(NamedTuple):
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),
             trust_baggage=r.flag("OTEL_PYTHON_COST_TRUST_BAGGAGE", True),
-            store_url=r.parse("OTEL_PYTHON_COST_STORE_URL", None, _store_url, "sqlite in the user data dir"),
+            store_url=r.parse("OTEL_PYTHON_COST_STORE_URL", None, checked, "sqlite in the user data dir"),
             flush_interval_s=r.parse("OTEL_PYTHON_COST_FLUSH_INTERVAL", 10.0, _positive, "10"),
             retention_days=r.parse("OTEL_PYTHON_COST_RETENTION_DAYS", 90, _positive_int, "90"),
             buffer_max_batches=r.parse("OTEL_PYTHON_COST_BUFFER_MAX_BATCHES", 360, _positive_int, "360"),
@@ -124,6 +125,8 @@ class _Reader:
 
 
 def _bad(name: str, value: str, expected: str, default_text: str) -> None:
+    if "://" in value:  # a URL may carry a password, and no log ever shows one
+        value = redact(value)
     logger.warning("%s=%r is invalid (%s); using the default: %s", name, value[:200], expected, default_text)
 
 
@@ -160,12 +163,6 @@ def _positive_int(value: str) -> int:
     if n < 1:
         raise ValueError("expected a whole number, 1 or more")
     return n
-
-
-def _store_url(value: str) -> str:
-    if value == "none" or value.startswith(("sqlite://", "postgresql://", "postgres://")):
-        return value
-    raise ValueError("expected sqlite:///PATH, postgresql://... or none")
 
 
 def _action(value: str) -> bool:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .urls import default_sqlite_url, sqlite_path
+from .urls import checked, default_sqlite_url, sqlite_path
 
 
 def open_store(url: str | None, retention_days: int = 90) -> Any:
     """A store for ``url`` (None: the default SQLite file), or None for ``none``. Raises ValueError on a bad URL."""
-    url = url or default_sqlite_url()
+    url = checked(url or default_sqlite_url())
     if url == "none":
         return None
     if url.startswith("sqlite:"):
         from .sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(url), retention_days)
-    if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStore
+    from .postgres import PostgresStore
 
-        return PostgresStore(url, retention_days)
-    raise ValueError("expected sqlite:///PATH, postgresql://... or none")
+    return PostgresStore(url, retention_days)

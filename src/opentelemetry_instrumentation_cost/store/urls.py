@@ -12,16 +12,40 @@ def default_sqlite_url() -> str:
     return "sqlite:///" + str(Path(platformdirs.user_data_dir("opentelemetry-instrumentation-cost")) / "costs.db")
 
 
+_SECRETS = ("password", "sslpassword")  # libpq takes these as query parameters too
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password (in the user info or the query) replaced by ``***``. Never raises: it runs in
+    warnings and error messages, on URLs that may be malformed (a port that is not a number, say)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable store URL>"
-    if parts.password is None:
+    user, at, host = parts.netloc.rpartition("@")
+    netloc = f"{user.split(':', 1)[0]}:***@{host}" if at and ":" in user else parts.netloc
+    query = "&".join(
+        f"{key}=***" if key.lower() in _SECRETS else pair
+        for pair in parts.query.split("&")
+        for key in (pair.partition("=")[0],)
+    )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing to hide (and ``sqlite:///PATH`` keeps its three slashes)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def checked(url: str) -> str:
+    """``url`` when it names a store this package opens; else ValueError saying what was expected (the setting's
+    warning, or the CLI's error, says it at once rather than a pool timing out on it later)."""
+    if url == "none":
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if url.startswith("sqlite:"):
+        sqlite_path(url)
+        return url
+    if url.startswith(("postgresql://", "postgres://")):
+        urlsplit(url).port  # noqa: B018  # a port that is not a number raises ValueError
+        return url
+    raise ValueError("expected sqlite:///PATH, postgresql://... or none")
 
 
 def sqlite_path(url: str) -> Path:
