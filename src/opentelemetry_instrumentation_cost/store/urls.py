@@ -24,14 +24,16 @@ def redact(url: str) -> str:
         return "<unparseable store URL>"
     user, at, host = parts.netloc.rpartition("@")
     netloc = f"{user.split(':', 1)[0]}:***@{host}" if at and ":" in user else parts.netloc
-    query = "&".join(
-        f"{key}=***" if key.lower() in _SECRETS else pair
-        for pair in parts.query.split("&")
-        for key in (pair.partition("=")[0],)
-    )
+    query = "&".join(_hidden(pair) for pair in parts.query.split("&"))
     if (netloc, query) == (parts.netloc, parts.query):
         return url  # nothing to hide (and ``sqlite:///PATH`` keeps its three slashes)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _hidden(pair: str) -> str:
+    """One ``key=value`` of a query, its value hidden when it is a password."""
+    key = pair.partition("=")[0]
+    return f"{key}=***" if key.lower() in _SECRETS else pair
 
 
 def checked(url: str) -> str:
