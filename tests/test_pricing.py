@@ -19,11 +19,6 @@ from tests.fakes.pricing import FakePriceList, PricingConfig
 from tests.inprocess import instrumented, memory_provider
 
 M5 = 0.096
-_API_ENV = {
-    "OTEL_PYTHON_COST_PRICING_API": "true",
-    "OTEL_PYTHON_COST_INSTANCE_TYPE": "m5.large",
-    "OTEL_PYTHON_COST_HOST_SHARE": "1",
-}
 
 
 def _root_attrs(exporter: InMemorySpanExporter, provider) -> dict:
@@ -32,10 +27,20 @@ def _root_attrs(exporter: InMemorySpanExporter, provider) -> dict:
     return dict(exporter.get_finished_spans()[-1].attributes)
 
 
-def _price_with(monkeypatch: pytest.MonkeyPatch, fake: FakePriceList, **env: str) -> tuple[dict, float]:
+def _use_api(monkeypatch: pytest.MonkeyPatch, fake: FakePriceList, **env: str) -> None:
+    """A declared m5.large, the whole host, priced through ``fake``; ``env`` adds or overrides variables."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
-    for k, v in {**_API_ENV, **env}.items():
+    defaults = {
+        "OTEL_PYTHON_COST_PRICING_API": "true",
+        "OTEL_PYTHON_COST_INSTANCE_TYPE": "m5.large",
+        "OTEL_PYTHON_COST_HOST_SHARE": "1",
+    }
+    for k, v in {**defaults, **env}.items():
         monkeypatch.setenv(k, v)
+
+
+def _price_with(monkeypatch: pytest.MonkeyPatch, fake: FakePriceList, **env: str) -> tuple[dict, float]:
+    _use_api(monkeypatch, fake, **env)
     provider, exporter = memory_provider()
     with instrumented(tracer_provider=provider) as inst:
         assert inst.runtime is not None and inst.runtime.compute is not None
@@ -80,9 +85,7 @@ def test_requests_never_wait_for_the_price_list_api(monkeypatch: pytest.MonkeyPa
 
     gate = threading.Event()
     with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1}, hold=gate)) as fake:
-        for name, value in _API_ENV.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", fake.url)
+        _use_api(monkeypatch, fake)
         provider, exporter = memory_provider()
         inst = CostInstrumentor()
         inst.instrument(tracer_provider=provider)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
+from time import time_ns
 
 import pytest
 
-from opentelemetry_instrumentation_cost.store.model import Batch, Row
+from opentelemetry_instrumentation_cost.store.model import Batch, Row, bucket
 from opentelemetry_instrumentation_cost.store.open import open_store
 from tests.conftest import BIN, http, run_example, subprocess_env
 
@@ -82,10 +82,10 @@ def test_names_that_look_like_sql_are_stored_as_written(tmp_path: Path, pg_url: 
     """Every value reaches the store as a bound parameter: hostile names are stored verbatim, merge with
     themselves on a second write, and the table survives."""
     store = open_store(pg_url if kind == "postgresql" else f"sqlite:///{tmp_path}/c.db")
-    bucket = int(time.time()) // 60 * 60
-    key = (bucket, HOSTILE[0], HOSTILE[1], "m5.large", "us-east-1")
+    minute = bucket(time_ns())
+    key = (minute, HOSTILE[0], HOSTILE[1], "m5.large", "us-east-1")
     store.write(Batch({key: Row(1, 0.5, 0.5, 0.0, 0.5, 0)}, id=HOSTILE[0]))
     store.write(Batch({key: Row(2, 1.0, 0.5, 0.5, 0.75, 1)}, id=HOSTILE[1]))
-    rows = store.rows(bucket)
+    rows = store.rows(minute)
     store.close()
-    assert [tuple(r) for r in rows] == [(bucket, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75)]
+    assert [tuple(r) for r in rows] == [(minute, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75)]
