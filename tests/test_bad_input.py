@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -62,7 +63,10 @@ def test_ended_twice_never_and_on_another_thread(caplog: pytest.LogCaptureFixtur
         t.join()
         totals = inst.runtime.ledger.totals(time_ns())
         assert totals.in_flight == 1
-        del never
+        del never  # dropped: collected, then its share is closed at the next flush
+        gc.collect()
+        inst.runtime.flush()
+        assert inst.runtime.ledger.totals(time_ns()).in_flight == 0
     names = [s.name for s in exporter.get_finished_spans()]
     assert names == ["twice", "elsewhere"]
     assert all(s.attributes["cost.usd"] >= 0 for s in exporter.get_finished_spans())
@@ -71,6 +75,61 @@ def test_ended_twice_never_and_on_another_thread(caplog: pytest.LogCaptureFixtur
         for r in caplog.records
         if r.name.startswith("opentelemetry_instrumentation_cost") and r.levelno >= logging.ERROR
     ]
+
+
+def test_roots_dropped_without_end_are_freed_and_reported_as_unended(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A root the app drops without ``end()`` is not kept alive by the package, and its compute share leaves the
+    ledger (else every later request's share would be divided among ghosts): it is stored as ``<unended>``."""
+    import weakref
+
+    from opentelemetry_instrumentation_cost.store.open import open_store
+
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    url = f"sqlite:///{tmp_path}/c.db"
+    with instrumented(offline_settings(store_url=url), tracer_provider=provider) as inst:
+        runtime = inst.runtime
+        assert runtime is not None
+        dropped = []
+        for _ in range(1000):
+            span = tracer.start_span("GET /leaky", attributes={"payload": "x" * 1000})
+            dropped.append(weakref.ref(span))
+            del span
+        gc.collect()  # a span and its ``end`` refer to each other: the cycle collector frees them
+        assert [ref for ref in dropped if ref() is not None] == []
+        with tracer.start_as_current_span("GET /ok"):  # the next root closes their shares
+            assert runtime.ledger.totals(time_ns()).in_flight == 1
+        attributed = runtime.ledger.totals(time_ns()).attributed_usd
+        assert runtime.flush()
+    ok = exporter.get_finished_spans()
+    assert [s.name for s in ok] == ["GET /ok"]
+    store = open_store(url)
+    rows = {r[2]: r for r in store.rows(0)}
+    store.close()
+    count, compute = rows["<unended>"][5], rows["<unended>"][7]
+    assert count == 1000 and compute > 0
+    assert rows["GET /ok"][5] == 1 and rows["GET /ok"][7] == pytest.approx(ok[0].attributes["cost.compute.usd"])
+    assert compute + ok[0].attributes["cost.compute.usd"] == pytest.approx(attributed, rel=1e-9)
+    assert [r.getMessage() for r in caplog.records if "without end()" in r.getMessage()] == [
+        "cost: a local root span was dropped without end(); its compute share is recorded under the transaction "
+        "<unended>"
+    ]
+
+
+def test_root_ended_through_a_temporary_is_exported_with_its_cost() -> None:
+    """``tracer.start_span(...).end()`` drops the app's only reference to the span before ``end`` runs."""
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(SETTINGS, tracer_provider=provider) as inst:
+        for _ in range(3):
+            tracer.start_span("GET /temporary").end()
+        gc.collect()
+        assert inst.runtime.ledger.totals(time_ns()).in_flight == 0
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["GET /temporary"] * 3
+    assert all(s.attributes["cost.compute.usd"] > 0 for s in spans)
 
 
 def test_unwritable_cache_dir_warns_once_and_prices_anyway(

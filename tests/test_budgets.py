@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import time
+import weakref
 from pathlib import Path
 
 import boto3
@@ -91,7 +92,7 @@ def test_spend_rate_budget_crosses_and_recovers() -> None:
         with tracer.start_as_current_span("POST /agent") as span:
             ctx = span.get_span_context()
             token = ledger.open(0, Token(ctx.trace_id, ctx.span_id))
-            token.span = span
+            token.span_ref = weakref.ref(span)
             guard.check_call(token, "POST /agent", "bedrock-runtime.Converse")
             ledger.add_service_cost(token, cost, True, "bedrock-runtime")
             guard.check_end(token, "POST /agent", cost)

@@ -74,12 +74,20 @@ def test_forked_child_starts_with_its_own_totals() -> None:
         span = provider.get_tracer("t").start_span("in-flight-at-fork")
         read, write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child: no roots in flight, a new root is priced
+        if pid == 0:  # child: no roots in flight, a new root is priced; the parent's root ends uncosted here
             try:
                 ledger = inst.runtime.ledger  # type: ignore[union-attr]
                 child = provider.get_tracer("t").start_span("child-root")
+                span.end()
                 child.end()
-                ok = ledger.totals(child.end_time).in_flight == 0 and child.attributes["cost.usd"] > 0
+                totals = ledger.totals(child.end_time)
+                ok = (
+                    totals.in_flight == 0
+                    and child.attributes["cost.usd"] > 0
+                    and totals.attributed_usd == child.attributes["cost.usd"]
+                    and "cost.usd" not in span.attributes
+                    and span.end_time is not None
+                )
                 os.write(write, b"ok" if ok else b"bad")
             finally:
                 os._exit(0)

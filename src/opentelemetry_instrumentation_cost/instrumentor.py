@@ -101,5 +101,8 @@ class CostInstrumentor(BaseInstrumentor):
             self.runtime.shutdown()
 
     def _after_fork(self) -> None:
-        if self.runtime is not None:
-            self.runtime.after_fork()
+        try:
+            if self.runtime is not None:
+                self.runtime.after_fork()
+        except Exception:  # never hurt the forked child
+            error_once("after-fork", "cost: failed to reset cost tracking in a forked child")

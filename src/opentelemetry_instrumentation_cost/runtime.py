@@ -70,6 +70,7 @@ class CostRuntime:
         self.flusher.start()
 
     def _totals(self, now_ns: int) -> tuple[float, float]:
+        self.tracker.close_unended()  # before the totals, so that their shares are in this flush's rows
         totals = self.ledger.totals(now_ns)
         return totals.idle_usd, totals.host_usd
 
@@ -168,6 +169,7 @@ class CostRuntime:
         self.ledger.set_rate(found.price.usd * self.share, time_ns(), bills_idle=found.bills_idle)
 
     def after_fork(self) -> None:
+        self.tracker.after_fork()
         self.ledger.reset_after_fork(time_ns())
         self.flusher.after_fork()
 

@@ -27,6 +27,11 @@ class Token:
     """A local root in flight: its position in the integrals when it opened, its children's costs, and (once it
     ended) its compute cost."""
 
+    # Set by ``ComputeLedger.open`` (not here: this runs on every request): ``acc`` and ``unpriced``, the
+    # integrals when it opened; ``prev``, an outer local root of the same trace in this process (a loopback call).
+    acc: float
+    unpriced: float
+    prev: Token | None
     __slots__ = (
         "acc",
         "budget_exceeded",
@@ -39,8 +44,8 @@ class Token:
         "prev",
         "rate_exceeded",
         "services_usd",
-        "span",
         "span_id",
+        "span_ref",
         "trace_id",
         "transaction",
         "unpriced",
@@ -49,16 +54,19 @@ class Token:
     def __init__(self, trace_id: int, span_id: int) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
-        self.acc = self.unpriced = 0.0  # the integrals when it opened (set by ``ComputeLedger.open``)
-        self.prev: Token | None = None  # an outer local root of the same trace in this process (a loopback call)
         self.services_usd = 0.0  # every service charge in the transaction (this process)
         self.own_usd = 0.0  # the service charges that landed on the root span itself
         self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
         self.transaction: str | None = None  # from incoming baggage, or (edge) the root's name once first asked
         self.edge = self.budget_exceeded = self.rate_exceeded = self.partial = False
-        self.span: Any = None
+        self.span_ref: Any = None  # a weak reference to the span (see ``attribution.roots.SpanRef``)
         self.compute: float | None = None  # set as it ends, with end_ns
         self.end_ns = 0
+
+    def live_span(self) -> Any:
+        """The root's span while it is open and the app still holds it; else None."""
+        ref = self.span_ref
+        return None if ref is None else ref()
 
 
 class ComputeLedger:

@@ -1,13 +1,22 @@
 """Local roots: open a ledger share when one starts, write its cost on it just before it ends.
 
-Children cost nothing here: the span processor names them inline. Only local roots get an ``end`` of their own:
-their ledger ``Token``, set as an instance attribute that shadows ``Span.end`` for that one span. This path runs
-on every request, so it is kept to a few calls and one new object (see ``bench/bench_spans.py``).
+Children cost nothing here: the span processor names them inline. Only local roots get an ``end`` of their own
+(``RootEnd``), set as an instance attribute that shadows ``Span.end`` for that one span. This path runs on every
+request, so it is kept to a few calls and three new objects (see ``bench/bench_spans.py``).
+
+The ledger's token, which outlives nothing but the root's flight, holds the span only weakly (``SpanRef``), and
+only the span holds its ``RootEnd``. An app that drops a root without ending it (a bug, but a common one) would
+otherwise keep every such span alive and in flight forever: memory growing, and every later request's share
+divided among ghosts. Such a span is collected with its ``RootEnd`` (by the cycle collector: they refer to each
+other), its share is closed at the next root or flush and recorded under the transaction ``<unended>`` with one
+warning, so attributed + idle still equals the host's cost.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from time import time_ns
 from typing import Any, Protocol
@@ -17,7 +26,7 @@ from opentelemetry.util import types
 from .. import semconv as sc
 from .._log import error_once, warn_once
 from .._sdk_compat import attribute_dict, write_attribute, write_attributes
-from ..transactions.names import TransactionNames
+from ..transactions.names import UNENDED, TransactionNames
 from ..transactions.propagator import transaction_from
 from .ledger import ComputeLedger, Token
 
@@ -55,6 +64,7 @@ class RootTracker:
         self.sink: RootSink | None = None
         self.guard: Any = None  # budgets.guard.BudgetGuard when budgets are configured
         self._static: dict[str, types.AttributeValue] = {sc.COST_PRICING_SOURCE: sc.SOURCE_UNKNOWN}
+        self.unended: deque[SpanRef] = deque()  # roots whose span was collected without end(), to close
 
     def set_static(self, attrs: Mapping[str, types.AttributeValue]) -> None:
         """Attributes every local root gets (host, source, currency); swapped whole, so readers need no lock."""
@@ -67,16 +77,22 @@ class RootTracker:
         try:
             if self._waiting:
                 self._wait_ready()
+            if self.unended:
+                self.close_unended()
             ctx = span._context  # SpanContext: (trace_id, span_id, ...); the property costs a call
             token = RootToken(ctx[0], ctx[1])
-            token.span = span
             token.tracker = self
+            token.span_ref = ref = SpanRef(span, _collected)
+            ref.token = token
+            ref.resource = span._resource
             if self._trust_baggage and parent_context is not None:
                 incoming = transaction_from(parent_context)
                 if incoming is not None:
                     token.transaction = self.names.admit(incoming)
             if self._ledger.open(span._start_time or time_ns(), token) is token:  # not a root seen twice
-                span.end = token
+                span.end = end = RootEnd()
+                end.span = span
+                end.token = token
         except Exception:  # never hurt the app
             error_once("root-start", "cost: failed to track a local root")
 
@@ -91,13 +107,53 @@ class RootTracker:
         token for its children and outgoing calls (the root itself takes its final name at its end)."""
         name = token.transaction
         if name is None:
-            name = token.transaction = self.names.admit(token.span.name)
+            span = token.live_span()
+            name = token.transaction = UNENDED if span is None else self.names.admit(span.name)
             token.edge = True
         return name
 
     def transaction_for_trace(self, trace_id: int) -> str | None:
         token = self.roots.get(trace_id)
         return None if token is None else self.transaction_of(token)
+
+    def close_unended(self) -> None:
+        """Close the shares of roots whose span was collected without ``end()`` and report them as ``<unended>``
+        (on the next root's thread or the flusher's: the collector may run anywhere, even under the ledger's lock)."""
+        while self.unended:
+            try:
+                ref = self.unended.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            token = ref.token
+            if token.end_ns:
+                continue
+            token.end_ns = now = time_ns()
+            token.compute = self._ledger.close(token, now)
+            token.transaction = UNENDED
+            token.span_ref = None
+            warn_once(
+                "root-unended",
+                "cost: a local root span was dropped without end(); its compute share is recorded under the "
+                "transaction %s",
+                UNENDED,
+            )
+            if self.sink is not None:
+                self.sink.record(token, ref.resource)
+
+    def after_fork(self) -> None:
+        """In a forked child the roots in flight are the parent's: their spans become plain SDK spans again (an
+        ``end()`` in the child goes to the SDK, uncosted), and their collection is not reported."""
+        tokens = list(self.roots.values())
+        while tokens:
+            token = tokens.pop()
+            if token.prev is not None:
+                tokens.append(token.prev)
+            span = token.live_span()
+            token.span_ref = None
+            end = getattr(span, "__dict__", {}).get("end")
+            if type(end) is RootEnd and end.token is token:
+                del span.end
+        self.unended.clear()
 
     def child_started(self, span: Any, token: Token) -> None:
         """A child span whose transaction is not named yet (its edge root's first child), or whose attributes are
@@ -133,11 +189,12 @@ class RootTracker:
         return attrs
 
 
-def _end_root(token: RootToken, end_time: int | None = None) -> None:
+def _end_root(end: RootEnd, end_time: int | None = None) -> None:
     """A local root's ``end``: price it, write its cost attributes, report it, then end the span."""
-    span = token.span
-    if span is None or token.end_ns:  # called again through a saved reference: the root has ended
+    token = end.token
+    if token.end_ns:  # called again through a saved reference: the root has ended
         return
+    span = end.span
     if end_time is None:
         end_time = time_ns()
     token.end_ns = end_time
@@ -163,7 +220,7 @@ def _end_root(token: RootToken, end_time: int | None = None) -> None:
             write_attributes(span, tracker._uncommon(compute, token), {_NAME: name})
         token.transaction = name
         token.compute = compute
-        token.span = None
+        token.span_ref = None  # it refers back to the token: freed now, not by the cycle collector
         if tracker.sink is not None:
             tracker.sink.record(token, span._resource)
     except Exception:
@@ -171,10 +228,37 @@ def _end_root(token: RootToken, end_time: int | None = None) -> None:
     span.end(end_time)
 
 
+def _collected(ref: SpanRef) -> None:
+    """A root's span was collected: queue it, unless it ended. No lock here (see ``RootTracker.close_unended``)."""
+    try:
+        token = ref.token
+        if not token.end_ns:
+            token.tracker.unended.append(ref)
+    except Exception:  # a weakref callback must never raise
+        pass
+
+
+class SpanRef(weakref.ref):  # type: ignore[type-arg]
+    """A local root's span, weakly, with what reporting it needs if the app drops it without ending it."""
+
+    __slots__ = ("resource", "token")
+    token: RootToken
+    resource: Any
+
+
 class RootToken(Token):
-    """A local root's ledger token, set as its span's ``end`` (an instance attribute shadowing ``Span.end``):
-    one object per root, called directly, where a ``partial`` of a bound method would be three and a frame more."""
+    """A local root's ledger token, with the tracker that closes it."""
 
     __slots__ = ("tracker",)
     tracker: RootTracker
+
+
+class RootEnd:
+    """A local root's ``end``: an instance attribute shadowing ``Span.end``, called directly (a ``partial`` of a
+    bound method would be two objects more and a frame). It holds the span: ``tracer.start_span(...).end()`` drops
+    the app's only reference to the span before the call."""
+
+    __slots__ = ("span", "token")
+    span: Any
+    token: RootToken
     __call__ = _end_root

@@ -85,12 +85,13 @@ class BudgetGuard:
         if token.budget_exceeded:
             return
         token.budget_exceeded = True
-        span = token.span
-        span.set_attributes({sc.COST_BUDGET_USD: budget, sc.COST_BUDGET_EXCEEDED: True})
-        event: dict[str, Any] = {sc.COST_BUDGET_USD: budget, "cost.running.usd": running}
-        if call:
-            event["cost.budget.call"] = call
-        span.add_event(sc.COST_BUDGET_EXCEEDED, event)
+        span = token.live_span()
+        if span is not None:
+            span.set_attributes({sc.COST_BUDGET_USD: budget, sc.COST_BUDGET_EXCEEDED: True})
+            event: dict[str, Any] = {sc.COST_BUDGET_USD: budget, "cost.running.usd": running}
+            if call:
+                event["cost.budget.call"] = call
+            span.add_event(sc.COST_BUDGET_EXCEEDED, event)
         self._violations.add(1, {"cost.transaction": transaction, "cost.budget.kind": "per_request"})
         warn_once(
             f"budget-{transaction}",
@@ -105,7 +106,9 @@ class BudgetGuard:
         if token.rate_exceeded:
             return
         token.rate_exceeded = True
-        token.span.set_attributes({sc.COST_BUDGET_RATE_EXCEEDED: True, "cost.budget.per_hour.usd": budget.per_hour})
+        span = token.live_span()
+        if span is not None:
+            span.set_attributes({sc.COST_BUDGET_RATE_EXCEEDED: True, "cost.budget.per_hour.usd": budget.per_hour})
         self._violations.add(1, {"cost.transaction": transaction, "cost.budget.kind": "per_hour"})
         warn_once(
             f"rate-{transaction}",

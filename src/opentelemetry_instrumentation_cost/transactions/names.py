@@ -8,6 +8,7 @@ import threading
 MAX_LENGTH = 128
 OTHER = "<other>"
 IDLE = "<idle>"
+UNENDED = "<unended>"  # local roots whose span the app dropped without ending it
 BAGGAGE_KEY = "cost.transaction"
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 
