@@ -4,7 +4,7 @@ Children cost nothing here: the span processor names them inline. Only local roo
 (``RootEnd``), set as an instance attribute that shadows ``Span.end`` for that one span. This path runs on every
 request, so it is kept to a few calls and three new objects (see ``bench/bench_spans.py``).
 
-The ledger's token, which outlives nothing but the root's flight, holds the span only weakly (``SpanRef``), and
+The ledger's token (which children and AWS calls find by trace id) holds the span only weakly (``SpanRef``), and
 only the span holds its ``RootEnd``. An app that drops a root without ending it (a bug, but a common one) would
 otherwise keep every such span alive and in flight forever: memory growing, and every later request's share
 divided among ghosts. Such a span is collected with its ``RootEnd`` (by the cycle collector: they refer to each
