@@ -237,3 +237,21 @@ print("rows", rows)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout
     assert out.splitlines() == ["first False 1", "second True 0", "rows [(1, 1.0)]"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_fork_during_a_warning_does_not_hang_the_child() -> None:
+    """The flusher warns on every flush while the store is down; a worker forked at that moment inherits the
+    rate limiter's lock held, by a thread it does not have."""
+    import signal
+
+    from opentelemetry_instrumentation_cost import _log
+
+    with _log._lock:  # as the flusher thread holds it, mid-warning
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(5)  # a hang ends the child by SIGALRM
+            _log.warn_once("forked-child", "cost: a warning in a forked child")
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

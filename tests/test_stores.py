@@ -243,3 +243,46 @@ def test_queued_roots_are_folded_early_and_none_is_lost() -> None:
     row = next(iter(rows.values()))
     assert row.count == 2 * _WAKE_AT + 7 and len(values) == row.count
     assert row.sum_usd == pytest.approx(0.003 * row.count) and row.max_usd == pytest.approx(0.003)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX only")
+def test_a_forked_child_writes_through_connections_of_its_own(pg_url: str) -> None:
+    """A worker forked after its master wrote (gunicorn --preload re-forking a worker) must not use the master's
+    pool: its connections are the master's sockets, and its threads did not survive the fork. The master's
+    sessions are ended between the fork and the child's write, as a server restart would."""
+    import os
+
+    settings = offline_settings(store_url=pg_url, flush_interval_s=3600)
+    provider, _ = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(settings, tracer_provider=provider) as inst:
+        runtime = inst.runtime
+        assert runtime is not None
+        with tracer.start_as_current_span("GET /master"):
+            pass
+        assert runtime.flush() is True  # the master's pool is open, with a connection
+        go_read, go_write = os.pipe()
+        done_read, done_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.read(go_read, 1)
+                with tracer.start_as_current_span("GET /worker"):
+                    pass
+                os.write(done_write, b"ok" if runtime.flush() else b"no")
+            finally:
+                os._exit(0)
+        database = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        os.write(go_write, b"1")
+        child_flushed = os.read(done_read, 2)
+        os.waitpid(pid, 0)
+    store = PostgresStore(pg_url)
+    names = {r[2] for r in store.rows(NOW - 3600)}
+    store.close()
+    assert child_flushed == b"ok"
+    assert {"GET /master", "GET /worker"} <= names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -11,6 +12,17 @@ logger = logging.getLogger("opentelemetry_instrumentation_cost")
 _INTERVAL_S = 60.0
 _last: dict[str, float] = {}
 _lock = threading.Lock()
+
+
+def _new_lock() -> None:
+    """In a forked child: the flusher may have held the lock at the fork (it warns every flush while the store is
+    down), and the thread that would release it does not exist there."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 def _due(key: str) -> bool:

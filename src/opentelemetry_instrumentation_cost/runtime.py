@@ -55,9 +55,10 @@ class CostRuntime:
         self.tracker.guard = self.guard
         self.aggregator = Aggregator(("unknown", "unknown"))
         self.tracker.sink = self.aggregator
+        self._store = _LazyStore(settings)
         self.flusher = Flusher(
             self.aggregator,
-            _LazyStore(settings),
+            self._store,
             settings.flush_interval_s,
             settings.buffer_max_batches,
             self._totals,
@@ -170,7 +171,9 @@ class CostRuntime:
 
     def after_fork(self) -> None:
         self.tracker.after_fork()
+        self.names.after_fork()
         self.ledger.reset_after_fork(time_ns())
+        self._store.after_fork()
         self.flusher.after_fork()
 
 
@@ -182,12 +185,23 @@ def _service_name() -> str:
     return str(name or os.environ.get("OTEL_SERVICE_NAME") or "unknown_service")
 
 
+_INHERITED: list[Any] = []  # in a forked child, the parent's open stores: kept unused, never closed or collected
+
+
 class _LazyStore:
     """Opens the store on the flusher thread at the first write (never at start-up), and again after a failure."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._store: Any = None
+
+    def after_fork(self) -> None:
+        """In a forked child, open a store of its own at the next write. The parent's connections are the parent's
+        sockets and files (closing them here could end its sessions; SQLite forbids using them across a fork) and
+        its pool's threads did not survive the fork, so the parent's store is set aside, untouched."""
+        if self._store is not None:
+            _INHERITED.append(self._store)
+            self._store = None
 
     def write(self, batch: Batch) -> None:
         if self._store is None:

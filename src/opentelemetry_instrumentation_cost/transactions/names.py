@@ -32,5 +32,9 @@ class TransactionNames:
             self._seen.add(name)
             return name
 
+    def after_fork(self) -> None:
+        """In a forked child: a request thread of the parent may have held the lock at the fork."""
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self._seen)
