@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -206,3 +207,41 @@ def test_spot_falls_back_to_on_demand_with_a_marker(monkeypatch: pytest.MonkeyPa
     attrs, usd, source = _spot_run(monkeypatch, f"http://127.0.0.1:{free_port()}")
     assert (usd, source) == (M5, "snapshot")
     assert attrs["cost.pricing.spot_fallback"] is True
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_worker_forked_while_the_api_is_asked_asks_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gunicorn --preload master may fork while its background thread waits on the Price List API; that thread
+    does not exist in the worker, which must ask again rather than keep the snapshot price for its whole life."""
+    from opentelemetry_instrumentation_cost import CostInstrumentor
+
+    gate = threading.Event()
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1}, hold=gate)) as fake:
+        _use_api(monkeypatch, fake)
+        provider, exporter = memory_provider()
+        inst = CostInstrumentor()
+        inst.instrument(tracer_provider=provider)
+        try:
+            assert inst.runtime is not None
+            deadline = time.monotonic() + 15
+            while not fake.get_products_calls() and time.monotonic() < deadline:  # the master is asking
+                time.sleep(0.01)
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    settled = inst.runtime.settled.wait(5)
+                    source = _root_attrs(exporter, provider)["cost.pricing.source"]
+                    os.write(write, f"{settled} {source}".encode())
+                finally:
+                    os._exit(0)
+            gate.set()
+            child = os.read(read, 100).decode()
+            os.waitpid(pid, 0)
+            assert inst.runtime.settled.wait(15)
+            master = _root_attrs(exporter, provider)["cost.pricing.source"]
+        finally:
+            gate.set()
+            inst.uninstrument()
+    assert (master, child) == ("api", "True api")
+    assert fake.get_products_calls() == 2  # once by the master, once by the worker

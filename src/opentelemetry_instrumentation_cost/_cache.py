@@ -28,6 +28,10 @@ class DiskCache:
         self._lock = threading.Lock()
         self._files: dict[str, dict[str, Any]] = {}
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's pricing thread may have held the lock at the fork."""
+        self._lock = threading.Lock()
+
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.json"
 

@@ -66,9 +66,13 @@ class CostRuntime:
             CostMetrics(meter_provider),
         )
         self.settled = threading.Event()  # set once the background work is over (tests and the CLI wait on it)
-        self._thread = threading.Thread(target=self._run, name="otel-cost-init", daemon=True)
-        self._thread.start()
+        self._start_background(resolve=True)
         self.flusher.start()
+
+    def _start_background(self, resolve: bool) -> None:
+        """Host detection (when ``resolve``) and the Price List API, on a thread of their own."""
+        self._thread = threading.Thread(target=self._run, args=(resolve,), name="otel-cost-init", daemon=True)
+        self._thread.start()
 
     def _totals(self, now_ns: int) -> tuple[float, float]:
         self.tracker.close_unended()  # before the totals, so that their shares are in this flush's rows
@@ -97,9 +101,10 @@ class CostRuntime:
     def _wait_left(self) -> float:
         return max(0.0, self._ready_by - time.monotonic())
 
-    def _run(self) -> None:
+    def _run(self, resolve: bool = True) -> None:
         try:
-            self._resolve_host()
+            if resolve:
+                self._resolve_host()
         except Exception:
             error_once("host", "cost: host detection failed; compute cost is unknown")
         finally:
@@ -170,11 +175,22 @@ class CostRuntime:
         self.ledger.set_rate(found.price.usd * self.share, time_ns(), bills_idle=found.bills_idle)
 
     def after_fork(self) -> None:
-        self.tracker.after_fork()
+        """In a forked child. A parent that had not finished detecting or pricing (a gunicorn --preload master
+        forks while the Price List API is still being asked) left no thread here to finish: this process does the
+        unfinished part again, with events of its own (the parent's thread may have held theirs at the fork)."""
+        unfinished, resolved = not self.settled.is_set(), self._ready.is_set()
+        if unfinished:
+            self._ready, self.settled = threading.Event(), threading.Event()
+            if resolved:
+                self._ready.set()
+        self.tracker.after_fork(self._ready)
         self.names.after_fork()
+        self.cache.after_fork()
         self.ledger.reset_after_fork(time_ns())
         self._store.after_fork()
         self.flusher.after_fork()
+        if unfinished:
+            self._start_background(resolve=not resolved)
 
 
 def _service_name() -> str:

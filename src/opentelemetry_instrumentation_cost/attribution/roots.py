@@ -140,9 +140,12 @@ class RootTracker:
             if self.sink is not None:
                 self.sink.record(token, ref.resource)
 
-    def after_fork(self) -> None:
+    def after_fork(self, ready: threading.Event) -> None:
         """In a forked child the roots in flight are the parent's: their spans become plain SDK spans again (an
-        ``end()`` in the child goes to the SDK, uncosted), and their collection is not reported."""
+        ``end()`` in the child goes to the SDK, uncosted), and their collection is not reported. ``ready``: the
+        child's own host-detection event."""
+        self._ready = ready
+        self._waiting = not ready.is_set()
         tokens = list(self.roots.values())
         while tokens:
             token = tokens.pop()
