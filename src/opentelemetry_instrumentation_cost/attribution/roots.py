@@ -124,21 +124,27 @@ class RootTracker:
                 ref = self.unended.popleft()
             except IndexError:  # another thread took the last one
                 return
-            token = ref.token
-            if token.end_ns:
-                continue
-            token.end_ns = now = time_ns()
-            token.compute = self._ledger.close(token, now)
-            token.transaction = UNENDED
-            token.span_ref = None
-            warn_once(
-                "root-unended",
-                "cost: a local root span was dropped without end(); its compute share is recorded under the "
-                "transaction %s",
-                UNENDED,
-            )
-            if self.sink is not None:
-                self.sink.record(token, ref.resource)
+            try:
+                self._close_unended(ref)
+            except Exception:  # the next root must still be tracked
+                error_once("root-unended-failed", "cost: failed to close a local root dropped without end()")
+
+    def _close_unended(self, ref: SpanRef) -> None:
+        token = ref.token
+        if token.end_ns:
+            return
+        token.end_ns = now = time_ns()
+        token.compute = self._ledger.close(token, now)
+        token.transaction = UNENDED
+        token.span_ref = None
+        warn_once(
+            "root-unended",
+            "cost: a local root span was dropped without end(); its compute share is recorded under the "
+            "transaction %s",
+            UNENDED,
+        )
+        if self.sink is not None:
+            self.sink.record(token, ref.resource)
 
     def after_fork(self, ready: threading.Event) -> None:
         """In a forked child the roots in flight are the parent's: their spans become plain SDK spans again (an
