@@ -175,6 +175,31 @@ def test_without_the_botocore_instrumentation_the_enclosing_span_is_charged(
     assert root["cost.transaction.usd"] == pytest.approx(root["cost.compute.usd"] + 4 * SQS, rel=1e-12)
 
 
+def test_calls_outside_any_local_root_are_stored_as_untraced(
+    monkeypatch: pytest.MonkeyPatch, moto_url: str, tmp_path: Any
+) -> None:
+    """A call made at start-up or on an untraced thread has no span to carry its charge: it is still spent, so it
+    is stored under ``<untraced>`` (one request per call) rather than lost."""
+    from opentelemetry_instrumentation_cost import CostInstrumentor
+    from opentelemetry_instrumentation_cost.store.open import open_store
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    with session(monkeypatch, moto_url, "none", store_url=url) as (tracer, _):
+        sqs = boto3.client("sqs")
+        queue = sqs.create_queue(QueueName="untraced")["QueueUrl"]  # 1 request
+        sqs.send_message(QueueUrl=queue, MessageBody="x" * (100 * 1024))  # 2 chunks
+        with tracer.start_as_current_span("root"):
+            sqs.send_message(QueueUrl=queue, MessageBody="small")
+        runtime = CostInstrumentor().runtime
+        assert runtime is not None and runtime.flush()
+    store = open_store(url)
+    rows = {r[2]: r for r in store.rows(0)}
+    store.close()
+    count, compute, service = rows["<untraced>"][5], rows["<untraced>"][7], rows["<untraced>"][8]
+    assert (count, compute) == (2, 0.0) and service == pytest.approx(3 * SQS, rel=1e-12)
+    assert rows["root"][5] == 1 and rows["root"][8] == pytest.approx(SQS, rel=1e-12)
+
+
 def test_consumed_capacity_is_asked_for_and_hidden_again(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
     sent: list[bytes] = []
     with session(monkeypatch, moto_url, "before") as (tracer, exporter), tracer.start_as_current_span("root"):

@@ -31,7 +31,7 @@ from .store.flush import Flusher
 from .store.model import Batch, StoreUnavailable
 from .store.open import open_store
 from .store.urls import redact
-from .transactions.names import TransactionNames
+from .transactions.names import UNTRACED, TransactionNames
 
 
 class CostRuntime:
@@ -78,6 +78,10 @@ class CostRuntime:
         self.tracker.close_unended()  # before the totals, so that their shares are in this flush's rows
         totals = self.ledger.totals(now_ns)
         return totals.idle_usd, totals.host_usd
+
+    def record_untraced(self, aws_service: str, usd: float) -> None:
+        """An AWS charge made outside any local root: stored under ``<untraced>``, so no spend goes unrecorded."""
+        self.aggregator.record_charge(_service_name(), UNTRACED, aws_service, usd)
 
     def flush(self) -> bool:
         """Write what the aggregates hold now (at shutdown, and for tests); True when nothing is left pending."""

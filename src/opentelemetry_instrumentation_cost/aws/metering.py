@@ -5,7 +5,8 @@ caller's); ``after-call`` (fired for error responses too) meters, prices and att
 
 * with the OpenTelemetry botocore instrumentation, on its CLIENT span for this call (current during the events);
 * without it, on the enclosing span (the local root's own cost, or a child span's), so totals stay right;
-* and always into the local root's ``cost.transaction.usd``.
+* and always into the local root's ``cost.transaction.usd``; with no local root (a call at start-up, or on a
+  thread no trace reaches), into the aggregates as the transaction ``<untraced>``.
 """
 
 from __future__ import annotations
@@ -100,11 +101,15 @@ class CallMeter:
             span.set_attributes(_call_attributes(metering, usd, source, partial, on_root))
         elif not on_root and usd is not None and span.is_recording():
             _accumulate(span, usd)
-        if root is not None and usd:
-            runtime.ledger.add_service_cost(root, usd, on_root, call.service)
-            guard = runtime.guard
-            if guard is not None:  # the call that crossed the ceiling is named in the event
-                guard.observe(root, runtime.tracker.transaction_of(root), f"{call.service}.{call.operation}")
+        if not usd:
+            return root
+        if root is None:
+            runtime.record_untraced(call.service, usd)
+            return None
+        runtime.ledger.add_service_cost(root, usd, on_root, call.service)
+        guard = runtime.guard
+        if guard is not None:  # the call that crossed the ceiling is named in the event
+            guard.observe(root, runtime.tracker.transaction_of(root), f"{call.service}.{call.operation}")
         return root
 
     def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
@@ -114,7 +119,11 @@ class CallMeter:
             usd = price_metering(
                 self.runtime.book, call.service, call.region, Metering(bedrock.token_usages(model, tokens))
             )[0]
-            if root is not None and usd:
+            if not usd:
+                return
+            if root is None:
+                self.runtime.record_untraced(call.service, usd)
+            else:
                 self.runtime.ledger.add_service_cost(root, usd, True, call.service)
         except Exception:
             error_once("aws-stream", "cost: failed to meter a streamed Bedrock response")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from time import time_ns
 from typing import Any
 
 from ..attribution.ledger import Token
@@ -53,6 +54,13 @@ class Aggregator:
         )
         queued = len(ended)
         if queued % _WAKE_AT == 0:  # at 2,000, 4,000, ... queued: once each, not on every root
+            self._crowded(queued)
+
+    def record_charge(self, service: str, transaction: str, aws_service: str, usd: float) -> None:
+        """One AWS charge that no local root carries, counted as a request of ``transaction``."""
+        self._ended.append((time_ns(), service, transaction, None, usd, {aws_service: usd}, False))
+        queued = len(self._ended)
+        if queued % _WAKE_AT == 0:
             self._crowded(queued)
 
     def _crowded(self, queued: int) -> None:
