@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from time import time_ns
 
@@ -56,6 +57,9 @@ def test_doctor_and_logs_never_show_the_store_password(
     assert "s3cr3t-pw" not in doctor.stdout + doctor.stderr and doctor_shows in doctor.stdout
     with run_example(tmp_path, {**env, "OTEL_PYTHON_COST_FLUSH_INTERVAL": "0.2"}) as app:
         assert http("GET", app.url + "/health")[0] == 200
+        deadline = time.monotonic() + 20  # a periodic flush reports the store (the exit waits 2 s at most)
+        while app_says not in app.err.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
         out, err = app.stop()
     assert app_says in err and "s3cr3t-pw" not in out + err
 

@@ -286,3 +286,41 @@ def test_a_forked_child_writes_through_connections_of_its_own(pg_url: str) -> No
     store.close()
     assert child_flushed == b"ok"
     assert {"GET /master", "GET /worker"} <= names
+
+
+def test_exit_does_not_wait_out_a_store_that_does_not_answer(tmp_path: Path) -> None:
+    """Another process holds the SQLite file's write lock (whose busy timeout is 30 s): an instrumented script
+    still exits at once, after at most the 2 s it gives the store, with one warning."""
+    import sqlite3
+
+    from tests.conftest import BIN, subprocess_env
+
+    db = tmp_path / "busy.db"
+    SQLiteStore(db).write(_batch())  # the schema exists
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held until the script has exited
+    try:
+        env = subprocess_env(
+            tmp_path,
+            OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
+            OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{db}",
+            OTEL_TRACES_EXPORTER="none",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+        )
+        script = "import time; time.sleep(0.5)"  # long enough for the host to be priced: idle to write at exit
+        started = time.monotonic()
+        run = subprocess.run(
+            [str(BIN / "opentelemetry-instrument"), sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("did not take the last aggregates within 2 s") == 1, run.stderr
+    assert took < 15  # the store alone would have held the exit for 30 s

@@ -93,7 +93,7 @@ class CostInstrumentor(BaseInstrumentor):
     def _provider_shutdown(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         """Flush the aggregates before the provider (and its exporters) shut down."""
         if self.runtime is not None:
-            self.runtime.flush()
+            self.runtime.flush_bounded()
         return wrapped(*args, **kwargs)
 
     def _at_exit(self) -> None:
