@@ -84,6 +84,21 @@ def test_roots_are_indexed_by_trace_with_nesting() -> None:
     assert led.root_of(7) is None
 
 
+def test_roots_of_one_trace_may_end_in_any_order() -> None:
+    """A request that hands work to an in-process consumer (same trace, remote parent) often ends before it:
+    the ended outer root must leave the index, or it stays there for good and later children find it."""
+    led = ComputeLedger(0)
+    a = led.open(0, Token(7, 1))
+    b = led.open(1, Token(7, 2))
+    c = led.open(2, Token(7, 3))
+    led.close(b, 3)  # the middle one first
+    assert led.root_of(7) is c
+    led.close(a, 4)  # then the outermost
+    assert led.root_of(7) is c
+    led.close(c, 5)
+    assert led.root_of(7) is None and led.roots == {}
+
+
 def test_threads_conserve_cost() -> None:
     led = ComputeLedger(0)
     led.set_rate(NS_PER_HOUR / S, 0)  # 1 USD per second of ns clock

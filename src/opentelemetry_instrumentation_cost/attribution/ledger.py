@@ -69,6 +69,16 @@ class Token:
         return None if ref is None else ref()
 
 
+def _unlink(innermost: Token, token: Token) -> None:
+    """Take an ended ``token`` out of the chain of outer roots under ``innermost`` (a few links at most)."""
+    node = innermost
+    while node.prev is not None:
+        if node.prev is token:
+            node.prev = token.prev
+            return
+        node = node.prev
+
+
 class ComputeLedger:
     """Thread-safe running integral of the compute cost rate over in-flight local roots.
 
@@ -176,11 +186,14 @@ class ComputeLedger:
             self._attributed += cost
             unpriced = self._unpriced - token.unpriced
             by_trace = self._by_trace
-            if by_trace.get(token.trace_id) is token:
+            innermost = by_trace.get(token.trace_id)
+            if innermost is token:
                 if token.prev is None:
                     del by_trace[token.trace_id]
                 else:
                     by_trace[token.trace_id] = token.prev
+            elif innermost is not None:  # an inner root of its trace is still open (work handed on in-process)
+                _unlink(innermost, token)
         finally:
             self._release()
         if unpriced > 0.0:
