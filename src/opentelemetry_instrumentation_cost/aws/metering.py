@@ -113,7 +113,8 @@ class CallMeter:
         return root
 
     def _stream_usage(self, call: Call, root: Any, tokens: dict[str, float]) -> None:
-        """A streamed response's usage, known only when its last event arrives: charged to the local root."""
+        """A streamed response's usage, known only when its last event arrives: charged to the local root, or, if
+        that has ended meanwhile (its cost already reported), to ``<untraced>``."""
         try:
             model = bedrock.base_model(str(call.params.get("modelId", "")))
             usd = price_metering(
@@ -121,7 +122,7 @@ class CallMeter:
             )[0]
             if not usd:
                 return
-            if root is None:
+            if root is None or root.end_ns:
                 self.runtime.record_untraced(call.service, usd)
             else:
                 self.runtime.ledger.add_service_cost(root, usd, True, call.service)
