@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -324,3 +325,27 @@ def test_exit_does_not_wait_out_a_store_that_does_not_answer(tmp_path: Path) -> 
     assert run.returncode == 0, run.stderr
     assert run.stderr.count("did not take the last aggregates within 2 s") == 1, run.stderr
     assert took < 15  # the store alone would have held the exit for 30 s
+
+
+def _job_in_a_child(tracer_provider: Any) -> None:
+    with tracer_provider.get_tracer("t").start_as_current_span("job in a child"):
+        pass
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX only")
+def test_a_multiprocessing_child_flushes_before_it_exits(tmp_path: Path) -> None:
+    """multiprocessing's forked children end with ``os._exit``, which skips ``atexit``: their last aggregates
+    must still reach the store, through multiprocessing's own exit hook."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    provider, _ = memory_provider()
+    with instrumented(offline_settings(store_url=url, flush_interval_s=3600), tracer_provider=provider):
+        child = multiprocessing.get_context("fork").Process(target=_job_in_a_child, args=(provider,))
+        child.start()
+        child.join(30)
+    assert child.exitcode == 0
+    store = SQLiteStore(tmp_path / "c.db")
+    rows = {r[2]: r[5] for r in store.rows(NOW - 3600)}
+    store.close()
+    assert rows.get("job in a child") == 1

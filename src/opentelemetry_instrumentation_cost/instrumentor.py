@@ -62,6 +62,9 @@ class CostInstrumentor(BaseInstrumentor):
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.shutdown", self._provider_shutdown)
         if not self._atexit:
             atexit.register(self._at_exit)
+            import wrapt
+
+            wrapt.register_post_import_hook(self._multiprocessing_imported, "multiprocessing.util")
             self._atexit = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -99,6 +102,20 @@ class CostInstrumentor(BaseInstrumentor):
     def _at_exit(self) -> None:
         if self.runtime is not None:
             self.runtime.shutdown()
+
+    def _multiprocessing_imported(self, util: Any) -> None:
+        """multiprocessing's forked children leave through ``os._exit``, so ``atexit`` never runs there: flush
+        through multiprocessing's own exit hook instead, registered in each child (the fork empties its registry)."""
+        util.register_after_fork(self, CostInstrumentor._flush_at_child_exit)
+
+    def _flush_at_child_exit(self) -> None:
+        try:
+            if self.runtime is not None:
+                import multiprocessing.util
+
+                multiprocessing.util.Finalize(None, self._at_exit, exitpriority=10)
+        except Exception:  # never hurt the child
+            error_once("mp-exit", "cost: could not arrange the last flush of a multiprocessing child")
 
     def _after_fork(self) -> None:
         try:
