@@ -59,6 +59,21 @@ def test_sqlite_and_postgresql_give_the_same_report(tmp_path: Path, pg_url: str)
     assert lines[0].max_usd == 0.003 and lines[0].total_usd == pytest.approx(0.0093)
 
 
+def test_untraced_calls_and_unended_roots_are_counted_in_every_service() -> None:
+    """Unlike a transaction crossing services, a process's ``<untraced>`` calls are its own: summed, not the max."""
+    rows = [
+        (NOW, "shop", "<untraced>", "m5.large", "us-east-1", 5, 0.5, 0.0, 0.5, 0, 0.1),
+        (NOW, "quote", "<untraced>", "m5.large", "us-east-1", 3, 0.3, 0.0, 0.3, 0, 0.1),
+        (NOW, "quote", "<unended>", "m5.large", "us-east-1", 2, 0.2, 0.2, 0.0, 0, 0.1),
+        (NOW, "shop", "<unended>", "m5.large", "us-east-1", 1, 0.1, 0.1, 0.0, 0, 0.1),
+    ]
+    lines, _ = summarize(rows, "transaction")
+    assert [(x.group, x.requests, x.mean_usd) for x in lines] == [
+        ("<untraced>", 8, pytest.approx(0.1)),
+        ("<unended>", 3, pytest.approx(0.1)),
+    ]
+
+
 def test_a_batch_written_twice_counts_once(tmp_path: Path, pg_url: str) -> None:
     for store in _stores(tmp_path, pg_url):
         batch = _batch()

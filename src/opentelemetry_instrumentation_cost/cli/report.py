@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..store.schema import COLUMNS
-from ..transactions.names import IDLE
+from ..transactions.names import IDLE, UNENDED, UNTRACED
 from .common import CliError, open_for_reading, read_rows, window_seconds
 
 _I = {c: i for i, c in enumerate(COLUMNS)}
+_EACH_ITS_OWN = (UNENDED, UNTRACED)  # a process's own leftovers, never one request seen by several services
 
 
 @dataclass
@@ -33,6 +34,7 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
 
     By transaction, a request is counted once although every service it crosses has a local root for it: the
     count is taken where the transaction has the most roots (its edge), and costs are summed over all services.
+    ``<unended>`` roots and ``<untraced>`` calls are each their own: their counts are summed over services.
     """
     lines: dict[str, Line] = {}
     per_service: dict[str, dict[str, int]] = {}
@@ -56,7 +58,7 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
         line.budget_violations += r[_I["budget_exceeded"]]
     for group, line in lines.items():
         roots = list(per_service[group].values())
-        line.requests = max(roots) if by == "transaction" else sum(roots)
+        line.requests = max(roots) if by == "transaction" and group not in _EACH_ITS_OWN else sum(roots)
         line.mean_usd = line.total_usd / line.requests if line.requests else 0.0
     return sorted(lines.values(), key=lambda line: line.total_usd, reverse=True), idle
 
