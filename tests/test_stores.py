@@ -364,3 +364,16 @@ def test_a_multiprocessing_child_flushes_before_it_exits(tmp_path: Path) -> None
     rows = {r[2]: r[5] for r in store.rows(NOW - 3600)}
     store.close()
     assert rows.get("job in a child") == 1
+
+
+def test_doctor_says_why_postgresql_refuses(tmp_path: Path, pg_url: str) -> None:
+    """The pool retries a failing connection quietly and then reports only its own timeout; the reason (here an
+    unknown database) is what the operator needs."""
+    from tests.conftest import BIN, subprocess_env
+
+    url = pg_url.rsplit("/", 1)[0] + "/no_such_database_here"
+    env = subprocess_env(tmp_path, OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large", OTEL_PYTHON_COST_STORE_URL=url)
+    doctor = subprocess.run([str(BIN / "otel-cost"), "doctor"], env=env, capture_output=True, text=True, timeout=60)
+    assert doctor.returncode == 1, doctor.stderr
+    assert 'database "no_such_database_here" does not exist' in doctor.stdout, doctor.stdout
+    assert "PoolTimeout" not in doctor.stdout

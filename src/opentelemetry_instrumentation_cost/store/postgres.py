@@ -34,6 +34,18 @@ def partition_name(day: date) -> str:
     return f"{TABLE}_p{day:%Y%m%d}"
 
 
+def _why_no_connection(url: str) -> BaseException | None:
+    """One direct connection attempt, for the reason the pool's timeout hides (refused, no such database, bad
+    password: the pool retries those quietly until it gives up)."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return exc
+    return None
+
+
 class PostgresStore:
     def __init__(self, url: str, retention_days: int = 90) -> None:
         import logging
@@ -65,6 +77,10 @@ class PostgresStore:
         return redact(self.url)
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        from psycopg_pool import PoolTimeout
+
+        if isinstance(exc, PoolTimeout):  # says only that it waited: ask the server once for the reason
+            exc = _why_no_connection(self.url) or exc
         # psycopg messages can quote the connection string; keep only the class and the server's first line
         first = str(exc).splitlines()[0] if str(exc) else ""
         return StoreUnavailable(f"PostgreSQL {redact(self.url)}: {exc.__class__.__name__}: {redact(first)}")
@@ -138,10 +154,14 @@ class PostgresStore:
         )
 
     def rows(self, since_epoch: float) -> list[tuple]:
+        """Stored rows from ``since_epoch`` on (for the CLI, which reads once per run)."""
         import psycopg
         from psycopg_pool import PoolTimeout
 
         cols = ", ".join("extract(epoch from bucket_start)::bigint" if c == "bucket_start" else c for c in COLUMNS)
+        refused = _why_no_connection(self.url)  # the CLI reads once: say why at once, not after the pool's 5 s
+        if refused is not None:
+            raise self._unavailable(refused)
         try:
             with self._pool.connection() as conn:
                 return conn.execute(
