@@ -89,27 +89,23 @@ class CostRuntime:
         """Write what the aggregates hold now (at shutdown, and for tests); True when nothing is left pending."""
         return self.flusher.flush()
 
-    def flush_bounded(self, wait_s: float = FINAL_FLUSH_S) -> bool:
-        """``flush`` on a thread of its own, waited for at most ``wait_s``: at exit and at provider shutdown the
+    def flush_bounded(self, wait_s: float = FINAL_FLUSH_S, last: bool = False) -> bool:
+        """``flush`` by the flusher's thread, waited for at most ``wait_s``: at exit and at provider shutdown the
         app's thread must not sit out a store that does not answer (the pool's 5 s timeout, SQLite's 30 s busy
         timeout). A write cut short by the exit is rolled back by the store, and its batch id keeps it from being
         added twice if it did commit."""
-        done: list[bool] = []
-        thread = threading.Thread(target=lambda: done.append(self.flush()), name="otel-cost-flush", daemon=True)
-        thread.start()
-        thread.join(wait_s)
-        if not done:
+        ok = self.flusher.flush_waiting(wait_s, last)
+        if ok is None:
             warn_once(
                 "final-flush",
                 "cost: the cost store did not take the last aggregates within %.0f s; not waiting longer",
                 wait_s,
             )
             return False
-        return done[0]
+        return ok
 
     def shutdown(self) -> None:
-        self.flusher.stop()
-        self.flush_bounded()
+        self.flush_bounded(last=True)
 
     def _budget_guard(self, settings: Settings, meter_provider: Any) -> Any:
         from .budgets.config import parse_budgets  # only when budgets are configured

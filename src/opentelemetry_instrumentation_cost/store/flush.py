@@ -43,6 +43,7 @@ class Flusher:
     def _new_signals(self) -> None:
         self._stop = threading.Event()
         self._wakeup = threading.Event()  # set by the aggregator when roots pile up between intervals
+        self._asked: deque[tuple[threading.Event, list[bool]]] = deque()  # flushes asked of the thread
         self.aggregator.wake = self._wakeup.set
 
     def start(self) -> None:
@@ -52,6 +53,22 @@ class Flusher:
     def stop(self) -> None:
         self._stop.set()
         self._wakeup.set()
+
+    def flush_waiting(self, wait_s: float, last: bool = False) -> bool | None:
+        """A flush by the flusher's own thread, waited for at most ``wait_s`` (None: not done by then); ``last``
+        stops the thread after it. At exit and provider shutdown the app's thread must not sit out a store that does
+        not answer, and at interpreter exit no new thread may start (Python 3.12): the running one does it."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():  # no thread to hand it to
+            if last:
+                self._stop.set()
+            return self.flush()
+        done, result = threading.Event(), list[bool]()
+        self._asked.append((done, result))
+        if last:
+            self._stop.set()
+        self._wakeup.set()
+        return result[0] if done.wait(wait_s) else None
 
     def after_fork(self) -> None:
         """In a forked child: the parent's rows and batches are the parent's to write; start a thread of our own."""
@@ -69,6 +86,12 @@ class Flusher:
         while True:
             self._wakeup.wait(max(0.0, deadline - monotonic()))
             self._wakeup.clear()
+            if self._asked:
+                asked = [self._asked.popleft() for _ in range(len(self._asked))]
+                ok = self.flush()
+                for done, result in asked:
+                    result.append(ok)
+                    done.set()
             if self._stop.is_set():
                 return
             if monotonic() < deadline:
