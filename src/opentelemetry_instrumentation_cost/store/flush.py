@@ -50,10 +50,6 @@ class Flusher:
         self._thread = threading.Thread(target=self._loop, name="otel-cost-flush", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._wakeup.set()
-
     def flush_waiting(self, wait_s: float, last: bool = False) -> bool | None:
         """A flush by the flusher's own thread, waited for at most ``wait_s`` (None: not done by then); ``last``
         stops the thread after it. At exit and provider shutdown the app's thread must not sit out a store that does
@@ -86,19 +82,25 @@ class Flusher:
         while True:
             self._wakeup.wait(max(0.0, deadline - monotonic()))
             self._wakeup.clear()
-            if self._asked:
-                asked = [self._asked.popleft() for _ in range(len(self._asked))]
-                ok = self.flush()
-                for done, result in asked:
-                    result.append(ok)
-                    done.set()
+            self._serve_asked()
             if self._stop.is_set():
+                self._serve_asked()  # a last flush asked after the first look (it is queued before the stop is set)
                 return
             if monotonic() < deadline:
                 self.aggregator.fold()
                 continue
             self.flush()
             deadline = monotonic() + self.interval_s
+
+    def _serve_asked(self) -> None:
+        """One flush for every ``flush_waiting`` queued so far."""
+        if not self._asked:
+            return
+        asked = [self._asked.popleft() for _ in range(len(self._asked))]
+        ok = self.flush()
+        for done, result in asked:
+            result.append(ok)
+            done.set()
 
     def flush(self) -> bool:
         """One flush; True when nothing is left pending. Never raises."""
