@@ -9,7 +9,7 @@ MAX_LENGTH = 128
 OTHER = "<other>"
 IDLE = "<idle>"
 UNENDED = "<unended>"  # local roots whose span the app dropped without ending it
-UNTRACED = "<untraced>"  # AWS calls made outside any local root in this process (start-up, untraced threads)
+UNTRACED = "<untraced>"  # AWS charges no open local root carries (start-up, untraced threads, late streams)
 BAGGAGE_KEY = "cost.transaction"
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 
