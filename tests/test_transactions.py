@@ -92,6 +92,16 @@ def test_hostile_baggage_cannot_grow_memory_past_the_cap() -> None:
     assert not any(c in n for n in names for c in "\n\x1b")
 
 
+@pytest.mark.parametrize("spoofed", ["<idle>", "<unended>", "<untraced>"])
+def test_baggage_cannot_take_the_packages_own_names(spoofed: str) -> None:
+    """``<idle>`` rows are reported as idle time: a caller's baggage must not move requests there."""
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(Settings(**BASE), tracer_provider=provider):
+        _server_span(tracer, {"traceparent": _traceparent(1), "baggage": f"cost.transaction={spoofed}"})
+    assert {s.attributes["cost.transaction"] for s in exporter.get_finished_spans()} == {OTHER}
+
+
 def test_untrusted_baggage_is_ignored_when_asked() -> None:
     provider, exporter = memory_provider()
     tracer = provider.get_tracer("t")

@@ -10,6 +10,7 @@ OTHER = "<other>"
 IDLE = "<idle>"
 UNENDED = "<unended>"  # local roots whose span the app dropped without ending it
 UNTRACED = "<untraced>"  # AWS charges no open local root carries (start-up, untraced threads, late streams)
+RESERVED = frozenset((IDLE, UNENDED, UNTRACED))  # the package's own rows: no request may take these names
 BAGGAGE_KEY = "cost.transaction"
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 
@@ -25,6 +26,8 @@ class TransactionNames:
         if raw in self._seen:  # the common case: a known route name, no lock
             return raw
         name = raw[: MAX_LENGTH * 4].translate(_CONTROL).strip()[:MAX_LENGTH] or OTHER
+        if name in RESERVED:  # a request named <idle> (say, from a caller's baggage) would be reported as idle time
+            return OTHER
         with self._lock:
             if name in self._seen:
                 return name
