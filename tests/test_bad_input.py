@@ -239,19 +239,33 @@ print("rows", rows)
     assert out.splitlines() == ["first False 1", "second True 0", "rows [(1, 1.0)]"]
 
 
+def _held_at_fork() -> list[tuple[str, object, object]]:
+    """Locks other threads take, each with what a forked child would then do that needs it."""
+    from opentelemetry_instrumentation_cost import _log
+    from opentelemetry_instrumentation_cost.aws import registry
+    from opentelemetry_instrumentation_cost.transactions.names import TransactionNames
+
+    names = TransactionNames(10)
+    return [
+        ("warning", _log, lambda: _log.warn_once("forked-child", "cost: a warning in a forked child")),
+        ("meter import", registry, lambda: registry.meter_for(f"unheard-of-{os.getpid()}")),  # never looked up
+        ("new transaction name", names, lambda: names.admit("GET /new")),
+    ]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
-def test_a_fork_during_a_warning_does_not_hang_the_child() -> None:
-    """The flusher warns on every flush while the store is down; a worker forked at that moment inherits the
-    rate limiter's lock held, by a thread it does not have."""
+@pytest.mark.parametrize("case", [0, 1, 2], ids=["warning", "meter-import", "new-name"])
+def test_a_fork_while_another_thread_holds_a_lock_does_not_hang_the_child(case: int) -> None:
+    """The flusher warns on every flush while the store is down, request threads import meters and admit names:
+    a worker forked at that moment inherits the lock held, by a thread it does not have."""
     import signal
 
-    from opentelemetry_instrumentation_cost import _log
-
-    with _log._lock:  # as the flusher thread holds it, mid-warning
+    _, owner, use = _held_at_fork()[case]
+    with owner._lock:  # type: ignore[attr-defined]  # as that other thread holds it
         pid = os.fork()
         if pid == 0:
             signal.alarm(5)  # a hang ends the child by SIGALRM
-            _log.warn_once("forked-child", "cost: a warning in a forked child")
+            use()  # type: ignore[operator]
             os._exit(0)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._fork import renew_lock_after_fork
 from ._log import warn_once
 
 
@@ -26,11 +27,8 @@ class DiskCache:
         self.directory = directory
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
         self._files: dict[str, dict[str, Any]] = {}
-
-    def after_fork(self) -> None:
-        """In a forked child: the parent's pricing thread may have held the lock at the fork."""
-        self._lock = threading.Lock()
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.json"

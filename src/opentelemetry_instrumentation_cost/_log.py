@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
+import sys
 import threading
 import time
+
+from ._fork import renew_lock_after_fork
 
 logger = logging.getLogger("opentelemetry_instrumentation_cost")
 
 _INTERVAL_S = 60.0
 _last: dict[str, float] = {}
 _lock = threading.Lock()
-
-
-def _new_lock() -> None:
-    """In a forked child: the flusher may have held the lock at the fork (it warns every flush while the store is
-    down), and the thread that would release it does not exist there."""
-    global _lock
-    _lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock)
+renew_lock_after_fork(sys.modules[__name__])  # the flusher holds it to warn, every flush while the store is down
 
 
 def _due(key: str) -> bool:

@@ -204,8 +204,6 @@ class CostRuntime:
             if resolved:
                 self._ready.set()
         self.tracker.after_fork(self._ready)
-        self.names.after_fork()
-        self.cache.after_fork()
         self.ledger.reset_after_fork(time_ns())
         self._store.after_fork()
         self.flusher.after_fork()

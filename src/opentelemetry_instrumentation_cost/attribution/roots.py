@@ -139,8 +139,7 @@ class RootTracker:
         token.span_ref = None
         warn_once(
             "root-unended",
-            "cost: a local root span was dropped without end(); its compute share is recorded under the "
-            "transaction %s",
+            "cost: a local root span was dropped without end(); its compute share is recorded under the transaction %s",
             UNENDED,
         )
         if self.sink is not None:

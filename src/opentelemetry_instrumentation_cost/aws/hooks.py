@@ -12,6 +12,7 @@ import threading
 import weakref
 from typing import Any
 
+from .._fork import renew_lock_after_fork
 from .._log import error_once
 
 _UNIQUE = "otel-cost-"
@@ -24,6 +25,7 @@ class BotocoreHooks:
         self.runtime = runtime
         self._clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
         self._meter: Any = None  # metering.CallMeter, built with the first client
         self.enabled = False
 

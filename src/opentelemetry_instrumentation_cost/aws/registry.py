@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 
+from .._fork import renew_lock_after_fork
 from .types import Meter, PerRequest
 
 _MODULES = {
@@ -23,6 +25,7 @@ _PER_REQUEST = {"kms", "secretsmanager"}
 
 _loaded: dict[str, Meter | None] = {}
 _lock = threading.Lock()
+renew_lock_after_fork(sys.modules[__name__])  # held while a meter module is imported
 
 
 def metered(service: str) -> bool:

@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .._fork import renew_lock_after_fork
+
 SLOTS = 60
 SLOT_S = 60
 
@@ -15,6 +17,7 @@ class RollingSpend:
         self._clock = clock
         self._max = max_transactions
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
         self._slots: dict[str, tuple[list[float], list[int]]] = {}  # name → (usd per slot, minute of each slot)
 
     def add(self, transaction: str, usd: float) -> None:

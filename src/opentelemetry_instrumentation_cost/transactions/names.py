@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from .._fork import renew_lock_after_fork
+
 MAX_LENGTH = 128
 OTHER = "<other>"
 IDLE = "<idle>"
@@ -20,6 +22,7 @@ class TransactionNames:
         self._max = max_distinct
         self._seen: set[str] = set()
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
 
     def admit(self, raw: str) -> str:
         """The name to use for ``raw``: cleaned, and ``<other>`` once the process has seen too many."""
@@ -35,10 +38,6 @@ class TransactionNames:
                 return OTHER
             self._seen.add(name)
             return name
-
-    def after_fork(self) -> None:
-        """In a forked child: a request thread of the parent may have held the lock at the fork."""
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._seen)

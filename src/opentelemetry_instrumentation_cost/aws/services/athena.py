@@ -9,6 +9,7 @@ import math
 import threading
 from collections import OrderedDict
 
+from ..._fork import renew_lock_after_fork
 from ..types import Call, Meter, Metering, Usage
 
 MB = 1 << 20
@@ -22,6 +23,7 @@ class AthenaMeter(Meter):
     def __init__(self) -> None:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+        renew_lock_after_fork(self)
 
     def measure(self, call: Call) -> Metering | None:
         if call.operation != "GetQueryExecution" or not call.ok:

@@ -1,0 +1,27 @@
+"""Locks that a forked child gets anew (a gunicorn ``--preload`` worker, a ``multiprocessing`` child).
+
+A lock held by another thread at the fork stays held in the child, where that thread does not exist: the child's
+first use would wait forever. The ledger, the aggregator and the flusher renew theirs in their own ``after_fork``;
+every other lock of the package is registered here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+
+def renew_lock_after_fork(owner: Any, attr: str = "_lock") -> None:
+    """``owner.<attr>`` becomes a new ``threading.Lock`` in every forked child (``owner`` is held weakly)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    ref = weakref.ref(owner)
+
+    def renew() -> None:
+        obj = ref()
+        if obj is not None:
+            setattr(obj, attr, threading.Lock())
+
+    os.register_at_fork(after_in_child=renew)
