@@ -118,6 +118,27 @@ def test_roots_dropped_without_end_are_freed_and_reported_as_unended(
     ]
 
 
+def test_a_root_seen_twice_is_costed_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A provider whose processor calls the SDK's ``on_start`` and has the fallback too reports a root twice: the
+    second token is dropped, and the span's later collection must not close a share it never opened."""
+    provider, exporter = memory_provider()
+    tracer = provider.get_tracer("t")
+    with instrumented(SETTINGS, tracer_provider=provider) as inst:
+        runtime = inst.runtime
+        span = tracer.start_span("GET /twice")
+        runtime.tracker.started(span, None)  # the second sighting
+        with tracer.start_as_current_span("GET /other"):  # in flight while the first ends
+            span.end()
+            del span
+            gc.collect()
+            runtime.flush()
+            assert runtime.ledger.totals(time_ns()).in_flight == 1
+        assert runtime.ledger.totals(time_ns()).in_flight == 0
+        _conserved(inst)
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["GET /other", "GET /twice"]
+    assert not [r for r in caplog.records if r.name.startswith("opentelemetry_instrumentation_cost")]
+
+
 def test_root_ended_through_a_temporary_is_exported_with_its_cost() -> None:
     """``tracer.start_span(...).end()`` drops the app's only reference to the span before ``end`` runs."""
     provider, exporter = memory_provider()

@@ -89,10 +89,12 @@ class RootTracker:
                 incoming = transaction_from(parent_context)
                 if incoming is not None:
                     token.transaction = self.names.admit(incoming)
-            if self._ledger.open(span._start_time or time_ns(), token) is token:  # not a root seen twice
+            if self._ledger.open(span._start_time or time_ns(), token) is token:
                 span.end = end = RootEnd()
                 end.span = span
                 end.token = token
+            else:  # a root seen twice: this token goes, and must not report the span's collection later
+                token.span_ref = None
         except Exception:  # never hurt the app
             error_once("root-start", "cost: failed to track a local root")
 
