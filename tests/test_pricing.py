@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -79,9 +82,11 @@ def test_api_failures_fall_back_to_the_snapshot(
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
 
 
-def test_requests_never_wait_for_the_price_list_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API holds its answer until the test lets it go: a request meanwhile is priced from the snapshot at
-    once (had it waited for the API it would say ``api``, or have waited out the 1 s start-up budget)."""
+@contextlib.contextmanager
+def _asking(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakePriceList, Any, InMemorySpanExporter, Any, Any]]:
+    """Instrumented against a Price List API that holds its answer until ``gate`` is set; entered once the
+    background thread is asking it. Yields (fake, provider, exporter, runtime, gate); on the way out the gate
+    opens and the package is uninstrumented."""
     from opentelemetry_instrumentation_cost import CostInstrumentor
 
     gate = threading.Event()
@@ -95,15 +100,22 @@ def test_requests_never_wait_for_the_price_list_api(monkeypatch: pytest.MonkeyPa
             deadline = time.monotonic() + 15
             while not fake.get_products_calls() and time.monotonic() < deadline:  # the API is being asked
                 time.sleep(0.01)
-            before = _root_attrs(exporter, provider)
-            first = exporter.get_finished_spans()[-1]
-            asked, answered = fake.get_products_calls(), inst.runtime.settled.is_set()
-            gate.set()
-            assert inst.runtime.settled.wait(15)
-            after = _root_attrs(exporter, provider)
+            yield fake, provider, exporter, inst.runtime, gate
         finally:
             gate.set()
             inst.uninstrument()
+
+
+def test_requests_never_wait_for_the_price_list_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API holds its answer until the test lets it go: a request meanwhile is priced from the snapshot at
+    once (had it waited for the API it would say ``api``, or have waited out the 1 s start-up budget)."""
+    with _asking(monkeypatch) as (fake, provider, exporter, runtime, gate):
+        before = _root_attrs(exporter, provider)
+        first = exporter.get_finished_spans()[-1]
+        asked, answered = fake.get_products_calls(), runtime.settled.is_set()
+        gate.set()
+        assert runtime.settled.wait(15)
+        after = _root_attrs(exporter, provider)
     assert (asked, answered) == (1, False)  # the request ran while the API was still being asked
     assert first.end_time - first.start_time < 500_000_000  # and did not sit out the 1 s start-up budget either
     assert (before["cost.pricing.source"], after["cost.pricing.source"]) == ("snapshot", "api")
@@ -213,35 +225,20 @@ def test_spot_falls_back_to_on_demand_with_a_marker(monkeypatch: pytest.MonkeyPa
 def test_a_worker_forked_while_the_api_is_asked_asks_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """A gunicorn --preload master may fork while its background thread waits on the Price List API; that thread
     does not exist in the worker, which must ask again rather than keep the snapshot price for its whole life."""
-    from opentelemetry_instrumentation_cost import CostInstrumentor
-
-    gate = threading.Event()
-    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1}, hold=gate)) as fake:
-        _use_api(monkeypatch, fake)
-        provider, exporter = memory_provider()
-        inst = CostInstrumentor()
-        inst.instrument(tracer_provider=provider)
-        try:
-            assert inst.runtime is not None
-            deadline = time.monotonic() + 15
-            while not fake.get_products_calls() and time.monotonic() < deadline:  # the master is asking
-                time.sleep(0.01)
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    settled = inst.runtime.settled.wait(5)
-                    source = _root_attrs(exporter, provider)["cost.pricing.source"]
-                    os.write(write, f"{settled} {source}".encode())
-                finally:
-                    os._exit(0)
-            gate.set()
-            child = os.read(read, 100).decode()
-            os.waitpid(pid, 0)
-            assert inst.runtime.settled.wait(15)
-            master = _root_attrs(exporter, provider)["cost.pricing.source"]
-        finally:
-            gate.set()
-            inst.uninstrument()
+    with _asking(monkeypatch) as (fake, provider, exporter, runtime, gate):  # the master is asking
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                settled = runtime.settled.wait(5)
+                source = _root_attrs(exporter, provider)["cost.pricing.source"]
+                os.write(write, f"{settled} {source}".encode())
+            finally:
+                os._exit(0)
+        gate.set()
+        child = os.read(read, 100).decode()
+        os.waitpid(pid, 0)
+        assert runtime.settled.wait(15)
+        master = _root_attrs(exporter, provider)["cost.pricing.source"]
     assert (master, child) == ("api", "True api")
     assert fake.get_products_calls() == 2  # once by the master, once by the worker
