@@ -3,6 +3,7 @@ many writers adding up, and an outage (store down at start, cut mid-run, back) w
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -261,12 +262,11 @@ def test_queued_roots_are_folded_early_and_none_is_lost() -> None:
     assert row.sum_usd == pytest.approx(0.003 * row.count) and row.max_usd == pytest.approx(0.003)
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX only")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_a_forked_child_writes_through_connections_of_its_own(pg_url: str) -> None:
     """A worker forked after its master wrote (gunicorn --preload re-forking a worker) must not use the master's
     pool: its connections are the master's sockets, and its threads did not survive the fork. The master's
     sessions are ended between the fork and the child's write, as a server restart would."""
-    import os
 
     settings = offline_settings(store_url=pg_url, flush_interval_s=3600)
     provider, _ = memory_provider()
@@ -347,7 +347,7 @@ def _job_in_a_child(tracer_provider: Any) -> None:
         pass
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX only")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_a_multiprocessing_child_flushes_before_it_exits(tmp_path: Path) -> None:
     """multiprocessing's forked children end with ``os._exit``, which skips ``atexit``: their last aggregates
     must still reach the store, through multiprocessing's own exit hook."""
