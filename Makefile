@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_redis.sh
 	$(BIN)/ruff check src tests scripts bench examples
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
@@ -27,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_boto3.py
 	$(BIN)/python bench/bench_flask.py
+	$(BIN)/python bench/bench_hosts.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

@@ -38,6 +38,7 @@ def _env(moto_url: str) -> dict[str, str]:
         OTEL_PYTHON_COST_CACHE_DIR=str(WORK / "cache"),
         OTEL_PYTHON_COST_STORE_URL=STORE,  # the embedded default store, in the demo's own folder
         OTEL_PYTHON_COST_FLUSH_INTERVAL="1",
+        OTEL_PYTHON_COST_LEDGER_DIR=str(WORK / "ledger"),  # the host's ledger, shared by its processes
         OTEL_PYTHON_COST_BUDGETS=BUDGETS,  # annotate mode (the default): flag, count and warn, never stop
         OTEL_SERVICE_NAME="shop",
         OTEL_METRICS_EXPORTER="none",
@@ -141,6 +142,67 @@ def main() -> None:
     sys.stdout.flush()
     check = [str(BIN / "otel-cost"), "budgets", "check", "--store", STORE, "--window", "10m", "--budgets", BUDGETS]
     print(f"(exit {subprocess.run(check, check=False).returncode})")
+    _one_host_many_processes()
+
+
+def _one_host_many_processes() -> None:
+    """The shop under gunicorn with 3 workers: the host's cost counted once, split among every worker's requests."""
+    import sqlite3
+    import time
+
+    from scripts.harness import EXAMPLE, free_port, wait_http
+    from scripts.load import drive
+
+    store = WORK / "gunicorn.db"
+    store.unlink(missing_ok=True)
+    port = free_port()
+    env = {
+        **_env("http://127.0.0.1:1"),
+        "OTEL_PYTHON_COST_STORE_URL": f"sqlite:///{store}",
+        "OTEL_TRACES_EXPORTER": "none",
+    }
+    env["OTEL_PYTHON_COST_LEDGER_DIR"] = str(WORK / "ledger-gunicorn")
+    cmd = [
+        str(BIN / "opentelemetry-instrument"),
+        str(BIN / "gunicorn"),
+        "-w",
+        "3",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(EXAMPLE.parent),
+        "app:app",
+    ]
+    print("\n--- one host, many processes: the shop under gunicorn -w 3 (a master and three workers) ---")
+    launch = time.time()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        load = drive(f"http://127.0.0.1:{port}", ["/health?work_ms=3", "/health"], 3.0, clients=4, keep_alive=False)
+        print(
+            f"{load.requests} requests in {load.seconds:.1f} s from 4 clients\n\n$ otel-cost doctor   (while it runs)"
+        )
+        sys.stdout.flush()
+        doctor = subprocess.run(
+            [str(BIN / "otel-cost"), "doctor", "--store", "none"], env=env, capture_output=True, text=True, check=False
+        )
+        print("\n".join(line for line in doctor.stdout.splitlines() if line.startswith(("host", "  pid", "share"))))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    seconds = time.time() - launch
+    print(f"\n$ otel-cost report --by host --store sqlite:///{store}")
+    sys.stdout.flush()
+    subprocess.run(
+        [str(BIN / "otel-cost"), "report", "--by", "host", "--store", f"sqlite:///{store}", "--since", "10m"],
+        check=False,
+    )
+    (stored,) = sqlite3.connect(store).execute("SELECT sum(compute_usd) FROM otel_cost_transactions").fetchone()
+    truth = 0.096 * 0.5 * seconds / 3600
+    print(
+        f"\nstored compute + idle ${stored:.9f}; m5.large $0.096/h x share 0.5 x {seconds:.2f} s (launch to exit, as "
+        f"timed here) = ${truth:.9f}: {stored / truth:.2%} (the master's interpreter teardown is not billed)"
+    )
 
 
 if __name__ == "__main__":

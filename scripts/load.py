@@ -21,8 +21,9 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def drive(url: str, paths: list[str], seconds: float, clients: int = 8) -> LoadResult:
-    """GET ``paths`` round-robin from ``clients`` threads for ``seconds`` (capped at 60)."""
+def drive(url: str, paths: list[str], seconds: float, clients: int = 8, keep_alive: bool = True) -> LoadResult:
+    """GET ``paths`` round-robin from ``clients`` threads for ``seconds`` (capped at 60); ``keep_alive=False``
+    opens a connection per request, so that every worker process accepting on the socket gets its turn."""
     seconds = min(seconds, 60.0)
     parts = urlsplit(url)
     result = LoadResult()
@@ -39,6 +40,8 @@ def drive(url: str, paths: list[str], seconds: float, clients: int = 8) -> LoadR
                 resp.read()
                 statuses[resp.status] = statuses.get(resp.status, 0) + 1
                 done += 1
+                if not keep_alive:
+                    conn.close()
             except (OSError, http.client.HTTPException):
                 errors += 1
                 conn.close()

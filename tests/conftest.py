@@ -43,6 +43,7 @@ def safe_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
     for name, value in SAFE_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("OTEL_PYTHON_COST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OTEL_PYTHON_COST_LEDGER_DIR", str(tmp_path / "ledger"))  # each test is a host of its own
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the default SQLite store goes there
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # and the default cache, for Settings(...)
     yield
@@ -53,6 +54,7 @@ def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(SAFE_ENV)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["OTEL_PYTHON_COST_CACHE_DIR"] = str(tmp_path / "cache")
+    env["OTEL_PYTHON_COST_LEDGER_DIR"] = str(tmp_path / "ledger")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
     env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
     env["PYTHONUNBUFFERED"] = "1"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -25,7 +27,10 @@ def memory_provider(**kwargs: Any) -> tuple[TracerProvider, InMemorySpanExporter
 def instrumented(settings: Settings | None = None, **kwargs: Any) -> Iterator[CostInstrumentor]:
     """``CostInstrumentor`` instrumented with ``settings`` (default: from the environment), settled, then undone."""
     inst = CostInstrumentor()
-    inst.instrument(settings=settings or Settings.from_env(), **kwargs)
+    settings = settings or Settings.from_env()
+    if settings.ledger_dir is None and "OTEL_PYTHON_COST_LEDGER_DIR" in os.environ:  # settings made at collection
+        settings = settings._replace(ledger_dir=Path(os.environ["OTEL_PYTHON_COST_LEDGER_DIR"]))
+    inst.instrument(settings=settings, **kwargs)
     try:
         assert inst.runtime is not None
         assert inst.runtime.settled.wait(15)
@@ -42,6 +47,8 @@ def offline_settings(**overrides: Any) -> Settings:
         "host_share": 1.0,
         "imds_disabled": True,
     }
+    if "OTEL_PYTHON_COST_LEDGER_DIR" in os.environ:  # the test's own host (conftest; not yet at collection)
+        fields["ledger_dir"] = Path(os.environ["OTEL_PYTHON_COST_LEDGER_DIR"])
     fields.update(overrides)
     return Settings(**fields)
 

@@ -241,13 +241,14 @@ from opentelemetry_instrumentation_cost.store.model import Batch, Row, StoreUnav
 from opentelemetry_instrumentation_cost.store.sqlite import SQLiteStore
 from opentelemetry_instrumentation_cost.store.aggregate import Aggregator
 from opentelemetry_instrumentation_cost.store.flush import Flusher
+from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 store = SQLiteStore(__import__("pathlib").Path("{tmp_path}/full.db"))
-agg = Aggregator(("m5.large", "us-east-1"))
-flusher = Flusher(agg, store, 3600, 10, lambda now: (0.0, 0.0), lambda: "shop")
+agg = Aggregator(("m5.large", "us-east-1", "web-1", "b1"))
+flusher = Flusher(agg, store, 3600, 10, ComputeLedger(0), lambda: None, lambda: "shop")
 now = int(time.time()) // 60 * 60
 big = "x" * 200_000
-agg.add((now, "shop", big, "m5.large", "us-east-1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
+agg.add((now, "shop", big, "m5.large", "us-east-1", "web-1", "b1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))  # the "disk" is full
 print("first", flusher.flush(), len(flusher.pending))

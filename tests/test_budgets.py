@@ -145,8 +145,12 @@ def test_fleet_check_over_the_store(tmp_path: Path, pg_url: str, kind: str) -> N
         store.write(
             Batch(
                 {
-                    (now, service, "POST /checkout", "m5.large", "us-east-1"): Row(count, usd, usd, 0, usd, 0),
-                    (now, service, "GET /items", "m5.large", "us-east-1"): Row(5, 0.0001, 0.0001, 0, 0.0, 0),
+                    (now, service, "POST /checkout", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                        count, usd, usd, 0, usd, 0
+                    ),
+                    (now, service, "GET /items", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                        5, 0.0001, 0.0001, 0, 0.0, 0
+                    ),
                 }
             )
         )

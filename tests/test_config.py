@@ -17,6 +17,7 @@ BAD = {
     "OTEL_PYTHON_COST_PRICING_API_REGION": ("eu-west-1", "pricing_api_region", "us-east-1"),
     "OTEL_PYTHON_COST_CACHE_TTL": ("-5", "cache_ttl_s", 86400.0),
     "OTEL_PYTHON_COST_HOST_SHARE": ("2", "host_share", None),
+    "OTEL_PYTHON_COST_HOST_WIDE": ("per-process", "host_wide", True),
     "OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY": ("sure", "dynamodb_consumed_capacity", True),
     "OTEL_PYTHON_COST_MAX_TRANSACTIONS": ("0", "max_transactions", 500),
     "OTEL_PYTHON_COST_TRUST_BAGGAGE": ("perhaps", "trust_baggage", True),
@@ -40,6 +41,7 @@ def test_every_variable_is_covered() -> None:
         "OTEL_PYTHON_COST_PRICING_REGION",
         "OTEL_PYTHON_COST_BUDGETS",
         "OTEL_PYTHON_COST_CACHE_DIR",
+        "OTEL_PYTHON_COST_LEDGER_DIR",  # one that cannot be used is warned about when the ledger opens
     }  # any text is valid (budgets report their own bad entries)
     assert named - free_text == set(BAD)
 

@@ -39,7 +39,7 @@ def test_eight_concurrent_clients_for_five_seconds_conserve_cost() -> None:
     try:
         with instrumented(settings, tracer_provider=provider) as inst:
             ledger = inst.runtime.ledger  # type: ignore[union-attr]
-            created = ledger._last  # the ledger's clock origin (first price applies from there)
+            created = ledger.created_ns  # the session's clock origin (first price applies from there)
             stop = time.monotonic() + SECONDS
 
             def client(i: int) -> None:

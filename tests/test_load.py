@@ -1,8 +1,8 @@
 """Under load, on loopback, bounded in time: gunicorn (4 workers, preloaded and forked) and Flask's threaded server.
 
-No error attributable to the package; per process, compute cost on its exported spans + its idle cost equals what
-its share of the host cost (to 0.1%); the store's aggregates equal the spans exported (count and sum); worker memory
-flat after warm-up (RSS growth under 10 MB).
+No error attributable to the package; per host, compute cost on every process's exported spans + the idle cost
+equals the host's cost (to 0.1%), both metrics being taken once per host, by whichever process flushes; the store's
+aggregates equal the spans exported (count and sum); worker memory flat after warm-up (RSS growth under 10 MB).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_under_load(tmp_path: Path, server: str) -> None:
         env = subprocess_env(
             tmp_path,
             OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large",
-            OTEL_PYTHON_COST_HOST_SHARE="0.25",
+            OTEL_PYTHON_COST_HOST_SHARE="0.5",
             OTEL_PYTHON_COST_STORE_URL=f"sqlite:///{store}",
             OTEL_PYTHON_COST_FLUSH_INTERVAL="1",
             OTEL_TRACES_EXPORTER="otlp",
@@ -92,10 +92,9 @@ def test_under_load(tmp_path: Path, server: str) -> None:
     assert "Traceback" not in err and "cost:" not in err, err[-2000:]
     if server == "gunicorn":
         assert len(pids) == 4
-    for pid in pids:  # conservation, per process: compute on its spans + its idle == its share of the host
-        compute = sum(a["cost.compute.usd"] for _, a in spans if a["process.pid"] == pid)
-        assert compute > 0
-        assert compute + idle[pid] == pytest.approx(host[pid], rel=1e-3), (pid, compute, idle[pid], host[pid])
+    compute = sum(a["cost.compute.usd"] for _, a in spans)  # conservation, per host: every process's spans
+    assert compute + sum(idle.values()) == pytest.approx(sum(host.values()), rel=1e-3), (compute, idle, host)
+    assert all(sum(a["cost.compute.usd"] for _, a in spans if a["process.pid"] == pid) > 0 for pid in pids)
     for pid in pids:
         assert rss_after[pid] - rss_before[pid] < 10 * 1024, (pid, rss_before, rss_after)
     count, total = (

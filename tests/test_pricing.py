@@ -236,6 +236,7 @@ def test_a_worker_forked_while_the_api_is_asked_asks_again(monkeypatch: pytest.M
             finally:
                 os._exit(0)
         gate.set()
+        os.close(write)  # a child that failed before writing gives "", not a read that waits forever
         child = os.read(read, 100).decode()
         os.waitpid(pid, 0)
         assert runtime.settled.wait(15)

@@ -69,7 +69,7 @@ def test_forked_child_starts_with_its_own_totals() -> None:
     from tests.inprocess import instrumented, memory_provider, offline_settings
 
     provider, exporter = memory_provider()
-    settings = offline_settings()
+    settings = offline_settings(host_wide=False)  # over the host's ledger a child joins its parent's totals instead
     with instrumented(settings, tracer_provider=provider) as inst:
         span = provider.get_tracer("t").start_span("in-flight-at-fork")
         read, write = os.pipe()
@@ -91,6 +91,7 @@ def test_forked_child_starts_with_its_own_totals() -> None:
                 os.write(write, b"ok" if ok else b"bad")
             finally:
                 os._exit(0)
+        os.close(write)  # a child that failed before writing gives b"", not a read that waits forever
         os.waitpid(pid, 0)
         assert os.read(read, 2) == b"ok"
         span.end()

@@ -87,9 +87,11 @@ def test_names_that_look_like_sql_are_stored_as_written(tmp_path: Path, pg_url: 
     themselves on a second write, and the table survives."""
     store = open_store(pg_url if kind == "postgresql" else f"sqlite:///{tmp_path}/c.db")
     minute = bucket(time_ns())
-    key = (minute, HOSTILE[0], HOSTILE[1], "m5.large", "us-east-1")
+    key = (minute, HOSTILE[0], HOSTILE[1], "m5.large", "us-east-1", "web-1", "b1")
     store.write(Batch({key: Row(1, 0.5, 0.5, 0.0, 0.5, 0)}, id=HOSTILE[0]))
     store.write(Batch({key: Row(2, 1.0, 0.5, 0.5, 0.75, 1)}, id=HOSTILE[1]))
     rows = store.rows(minute)
     store.close()
-    assert [tuple(r) for r in rows] == [(minute, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75)]
+    assert [tuple(r) for r in rows] == [
+        (minute, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75, "web-1", "b1")
+    ]

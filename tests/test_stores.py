@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger
 from opentelemetry_instrumentation_cost.cli.report import summarize
 from opentelemetry_instrumentation_cost.store.model import Batch, Row, StoreUnavailable
 from opentelemetry_instrumentation_cost.store.postgres import PostgresStore, partition_name
@@ -27,10 +28,16 @@ NOW = int(time.time()) // 60 * 60
 def _batch() -> Batch:
     return Batch(
         {
-            (NOW, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(3, 0.006, 0.0015, 0.0045, 0.0025, 1),
-            (NOW - 60, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(1, 0.002, 0.0005, 0.0015, 0.002, 0),
-            (NOW, "quote", "POST /checkout", "m5.large", "us-east-1"): Row(3, 0.0003, 0.0003, 0.0, 0.0001, 0),
-            (NOW, "shop", "<idle>", "m5.large", "us-east-1"): Row(0, 0.001, 0.001, 0.0, 0.0, 0),
+            (NOW, "shop", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                3, 0.006, 0.0015, 0.0045, 0.0025, 1
+            ),
+            (NOW - 60, "shop", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                1, 0.002, 0.0005, 0.0015, 0.002, 0
+            ),
+            (NOW, "quote", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                3, 0.0003, 0.0003, 0.0, 0.0001, 0
+            ),
+            (NOW, "shop", "<idle>", "m5.large", "us-east-1", "web-1", "b1"): Row(0, 0.001, 0.001, 0.0, 0.0, 0),
         }
     )
 
@@ -44,7 +51,13 @@ def test_sqlite_and_postgresql_give_the_same_report(tmp_path: Path, pg_url: str)
     for store in _stores(tmp_path, pg_url):
         store.write(_batch())
         store.write(
-            Batch({(NOW, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(1, 0.001, 0.001, 0, 0.003, 0)})
+            Batch(
+                {
+                    (NOW, "shop", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                        1, 0.001, 0.001, 0, 0.003, 0
+                    )
+                }
+            )
         )
         reports.append(summarize(store.rows(NOW - 3600), "transaction"))
         store.close()
@@ -98,7 +111,7 @@ def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url:
         ).fetchone() == (1,)
         parts = set(_partitions(conn))
         assert {partition_name(today + timedelta(days=n)) for n in range(3)} <= parts  # created ahead
-        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(2,)]
         # a partition left from 120 days ago, with its rows
         conn.execute(
             f"CREATE TABLE {partition_name(old_day)} PARTITION OF otel_cost_transactions FOR VALUES "
@@ -109,7 +122,7 @@ def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url:
             (datetime(old_day.year, old_day.month, old_day.day, 12, tzinfo=UTC),),
         )
     later = PostgresStore(pg_url, retention_days=90)  # a process's first write of the day prunes
-    later.write(Batch({(NOW, "shop", "GET /", "m5.large", "us-east-1"): Row(1, 1.0, 1.0, 0, 1.0, 0)}))
+    later.write(Batch({(NOW, "shop", "GET /", "m5.large", "us-east-1", "web-1", "b1"): Row(1, 1.0, 1.0, 0, 1.0, 0)}))
     old_row = Batch(
         {
             (
@@ -143,7 +156,7 @@ import sys
 from opentelemetry_instrumentation_cost.store.model import Batch, Row
 from opentelemetry_instrumentation_cost.store.open import open_store
 store = open_store(sys.argv[1])
-key = (int(sys.argv[2]), "shop", "POST /checkout", "m5.large", "us-east-1")
+key = (int(sys.argv[2]), "shop", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1")
 for _ in range(5):
     store.write(Batch({key: Row(1, 0.5, 0.5, 0, 0.5, 0)}))
 """
@@ -206,10 +219,10 @@ def test_buffer_is_bounded_and_drops_the_oldest(caplog: pytest.LogCaptureFixture
         def write(self, batch: Batch) -> None:
             raise StoreUnavailable("PostgreSQL postgresql://u:***@db/x: OperationalError")
 
-    agg = Aggregator(("m5.large", "us-east-1"))
-    flusher = Flusher(agg, Down(), 3600, 3, lambda now: (0.0, 0.0), lambda: "shop")
+    agg = Aggregator(("m5.large", "us-east-1", "web-1", "b1"))
+    flusher = Flusher(agg, Down(), 3600, 3, ComputeLedger(0), lambda: None, lambda: "shop")
     for i in range(5):
-        agg.add((NOW + i * 60, "shop", "t", "m5.large", "us-east-1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
+        agg.add((NOW + i * 60, "shop", "t", "m5.large", "us-east-1", "web-1", "b1"), Row(1, 1.0, 1.0, 0, 1.0, 0))
         flusher.flush()
     assert len(flusher.pending) == 3 and flusher.dropped_batches == 2
     assert [min(b.rows)[0] for b in flusher.pending] == [NOW + 120, NOW + 180, NOW + 240]  # the newest kept
@@ -221,8 +234,16 @@ def test_a_dropped_partition_is_recreated_and_nothing_is_lost(pg_url: str) -> No
     from opentelemetry_instrumentation_cost.store.flush import Flusher
 
     store = PostgresStore(pg_url)
-    flusher = Flusher(Aggregator(("m5.large", "us-east-1")), store, 3600, 10, lambda now: (0.0, 0.0), lambda: "shop")
-    key = (NOW, "shop", "POST /checkout", "m5.large", "us-east-1")
+    flusher = Flusher(
+        Aggregator(("m5.large", "us-east-1", "web-1", "b1")),
+        store,
+        3600,
+        10,
+        ComputeLedger(0),
+        lambda: None,
+        lambda: "shop",
+    )
+    key = (NOW, "shop", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1")
     flusher.aggregator.add(key, Row(1, 1.0, 1.0, 0, 1.0, 0))
     assert flusher.flush()
     with psycopg.connect(pg_url, autocommit=True) as conn:  # someone drops the day's partition under us
@@ -243,7 +264,7 @@ def test_queued_roots_are_folded_early_and_none_is_lost() -> None:
     from opentelemetry_instrumentation_cost.attribution.ledger import Token
     from opentelemetry_instrumentation_cost.store.aggregate import _WAKE_AT, Aggregator
 
-    agg = Aggregator(("m5.large", "us-east-1"))
+    agg = Aggregator(("m5.large", "us-east-1", "web-1", "b1"))
     woken: list[int] = []
     resource = Resource.create({"service.name": "shop"})
     minute = 1_700_000_000 * 10**9 // 60_000_000_000 * 60_000_000_000
@@ -256,7 +277,7 @@ def test_queued_roots_are_folded_early_and_none_is_lost() -> None:
             agg.wake = lambda: woken.append(len(agg._ended))
     assert woken == [_WAKE_AT] and len(agg._ended) == _WAKE_AT + 7
     rows, values = agg.drain()
-    assert list(rows) == [(minute // 10**9, "shop", "GET /x", "m5.large", "us-east-1")]
+    assert list(rows) == [(minute // 10**9, "shop", "GET /x", "m5.large", "us-east-1", "web-1", "b1")]
     row = next(iter(rows.values()))
     assert row.count == 2 * _WAKE_AT + 7 and len(values) == row.count
     assert row.sum_usd == pytest.approx(0.003 * row.count) and row.max_usd == pytest.approx(0.003)

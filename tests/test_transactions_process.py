@@ -102,9 +102,13 @@ def test_report_formats_and_plot(tmp_path: Path) -> None:
     store.write(
         Batch(
             {
-                (now, "shop", "POST /checkout", "m5.large", "us-east-1"): Row(2, 0.004, 0.001, 0.003, 0.0025, 1),
-                (now, "shop", "GET /items", "m5.large", "us-east-1"): Row(4, 0.002, 0.002, 0.0, 0.0006, 0),
-                (now, "shop", "<idle>", "m5.large", "us-east-1"): Row(0, 0.002, 0.002, 0.0, 0.0, 0),
+                (now, "shop", "POST /checkout", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                    2, 0.004, 0.001, 0.003, 0.0025, 1
+                ),
+                (now, "shop", "GET /items", "m5.large", "us-east-1", "web-1", "b1"): Row(
+                    4, 0.002, 0.002, 0.0, 0.0006, 0
+                ),
+                (now, "shop", "<idle>", "m5.large", "us-east-1", "web-1", "b1"): Row(0, 0.002, 0.002, 0.0, 0.0, 0),
             }
         )
     )

@@ -72,3 +72,13 @@ def has_no_reader(provider: Any) -> bool:
     yet each histogram ``record`` still costs the flusher about 2 µs per local root. Checked at every flush."""
     storages = getattr(getattr(provider, "_measurement_consumer", None), "_reader_storages", None)
     return storages is not None and not storages
+
+
+def shut_down_at_exit(provider: Any) -> bool:
+    """Shut an SDK provider down now if it would be shut down by its own ``atexit`` handler later (it then
+    unregisters that handler: SDK ``TracerProvider`` and ``MeterProvider`` keep it in ``_atexit_handler``). At
+    exit, the package's last flush must come after the exporters' last export: the host is alive until then."""
+    if getattr(provider, "_atexit_handler", None) is None:
+        return False
+    provider.shutdown()
+    return True

@@ -45,6 +45,8 @@ class Settings(NamedTuple):
     cache_dir: Path | None = None
     cache_ttl_s: float = 86400.0
     host_share: float | None = None
+    host_wide: bool = True  # one ledger for every instrumented process of the host; False: each process alone
+    ledger_dir: Path | None = None  # where the host's ledger file goes (None: /dev/shm/otel-cost-<uid>)
     dynamodb_consumed_capacity: bool = True
     max_transactions: int = 500
     trust_baggage: bool = True
@@ -74,6 +76,8 @@ class Settings(NamedTuple):
             cache_dir=r.parse("OTEL_PYTHON_COST_CACHE_DIR", None, Path, "the user cache dir"),
             cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
             host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
+            host_wide=r.flag("OTEL_PYTHON_COST_HOST_WIDE", True),
+            ledger_dir=r.parse("OTEL_PYTHON_COST_LEDGER_DIR", None, Path, "/dev/shm/otel-cost-<uid>"),
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),
             trust_baggage=r.flag("OTEL_PYTHON_COST_TRUST_BAGGAGE", True),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import weakref
 from collections.abc import Collection
@@ -15,9 +14,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from wrapt import wrap_function_wrapper
 
 from ._log import error_once
+from ._sdk_compat import shut_down_at_exit
 from .attribution import processor
 from .aws.hooks import BotocoreHooks
 from .config import Settings
+from .lifecycle.exits import ExitHooks
 from .package import _instruments
 from .runtime import CostRuntime
 from .transactions.propagator import TransactionPropagator
@@ -35,7 +36,7 @@ class CostInstrumentor(BaseInstrumentor):
     runtime: CostRuntime | None = None
     _aws: BotocoreHooks | None = None
     _propagator: TransactionPropagator | None = None
-    _atexit = False
+    _exits: ExitHooks | None = None
     _fork_hook = False
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -60,12 +61,9 @@ class CostInstrumentor(BaseInstrumentor):
         )
         propagate.set_global_textmap(self._propagator)
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.shutdown", self._provider_shutdown)
-        if not self._atexit:
-            atexit.register(self._at_exit)
-            import wrapt
-
-            wrapt.register_post_import_hook(self._multiprocessing_imported, "multiprocessing.util")
-            self._atexit = True
+        if self._exits is None:
+            self._exits = ExitHooks(self._at_exit)
+        self._exits.install()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         unwrap(TracerProvider, "__init__")
@@ -73,6 +71,8 @@ class CostInstrumentor(BaseInstrumentor):
         if self._propagator is not None and propagate.get_global_textmap() is self._propagator:
             propagate.set_global_textmap(self._propagator.wrapped)
         self._propagator = None
+        if self._exits is not None:
+            self._exits.uninstall()
         if self.runtime is not None:
             self.runtime.shutdown()
         if self._aws is not None:
@@ -94,28 +94,35 @@ class CostInstrumentor(BaseInstrumentor):
             error_once("attach", "cost: could not attach to a TracerProvider")
 
     def _provider_shutdown(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        """Flush the aggregates before the provider (and its exporters) shut down."""
-        if self.runtime is not None:
-            self.runtime.flush_bounded()
-        return wrapped(*args, **kwargs)
+        """Flush the aggregates before the provider (and its exporters) shut down, so the metrics go out with them;
+        at exit, once more after: the host is alive until its last process ends, and an exporter's shutdown (the
+        batch processor's last export) can take a good part of a second after the ``atexit`` flush."""
+        runtime = self.runtime
+        if runtime is not None:
+            runtime.flush_bounded()
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            if runtime is not None and runtime.flusher.stopped:
+                runtime.flush_bounded(last=True)
 
     def _at_exit(self) -> None:
-        if self.runtime is not None:
-            self.runtime.shutdown()
-
-    def _multiprocessing_imported(self, util: Any) -> None:
-        """multiprocessing's forked children leave through ``os._exit``, so ``atexit`` never runs there: flush
-        through multiprocessing's own exit hook instead, registered in each child (the fork empties its registry)."""
-        util.register_after_fork(self, CostInstrumentor._flush_at_child_exit)
-
-    def _flush_at_child_exit(self) -> None:
+        """The last flush of the process. The SDK's providers registered their ``atexit`` shutdown before the
+        package loaded, so they would end after it: they are shut down here first, between the flush that hands
+        them the last metrics and the one that takes the host's time up to the very end."""
+        runtime = self.runtime
+        if runtime is None:
+            return
+        runtime.shutdown()
         try:
-            if self.runtime is not None:
-                import multiprocessing.util
+            from opentelemetry import metrics
 
-                multiprocessing.util.Finalize(None, self._at_exit, exitpriority=10)
-        except Exception:  # never hurt the child
-            error_once("mp-exit", "cost: could not arrange the last flush of a multiprocessing child")
+            ended = [shut_down_at_exit(p) for p in (metrics.get_meter_provider(), trace.get_tracer_provider())]
+        except Exception:
+            error_once("exit-providers", "cost: failed to shut the SDK's providers down at exit")
+            ended = [True]
+        if any(ended):
+            runtime.flush_bounded(last=True)
 
     def _after_fork(self) -> None:
         try:

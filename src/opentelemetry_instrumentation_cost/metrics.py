@@ -28,7 +28,9 @@ class CostMetrics:
         )
         self.idle = meter.create_counter("cost.idle.usd", unit="USD", description="Host cost with no request in flight")
         self.host = meter.create_counter(
-            "cost.host.usd", unit="USD", description="This process's share of the host: attributed plus idle"
+            "cost.host.usd",
+            unit="USD",
+            description="The host's cost, attributed plus idle, taken once per host by whichever process flushes",
         )
         self.transaction = meter.create_histogram(
             "cost.transaction.usd", unit="USD", description="Estimated cost of one transaction in this process"

@@ -19,10 +19,13 @@ from opentelemetry.util import types
 from . import semconv as sc
 from ._cache import DiskCache
 from ._log import error_once, warn_once
+from .attribution.hostfile import open_region
 from .attribution.ledger import ComputeLedger
+from .attribution.region import PrivateRegion
 from .attribution.roots import RootTracker
 from .config import Settings
-from .host import BUDGET_S, HostInfo, detect_host, pricing_region, process_share
+from .host import BUDGET_S, HostInfo, detect_host, host_name, host_share, pricing_region
+from .host.local import boot_id, process_started_ns
 from .metrics import CostMetrics
 from .pricing.book import PriceBook
 from .pricing.compute import ComputePrice, compute_price
@@ -42,7 +45,9 @@ class CostRuntime:
     def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, meter_provider: Any = None) -> None:
         self.settings = settings
         self._env = dict(os.environ if env is None else env)
-        self.ledger = ComputeLedger(time_ns())
+        region = open_region(settings.ledger_dir) if settings.host_wide else PrivateRegion()
+        now = time_ns()
+        self.ledger = ComputeLedger(now, region, _service_name(), process_started_ns(now))
         self._ready = threading.Event()
         self._ready_by = time.monotonic() + BUDGET_S
         self.names = TransactionNames(settings.max_transactions)
@@ -52,10 +57,12 @@ class CostRuntime:
         self.host: HostInfo | None = None
         self.region: str = "us-east-1"
         self.share: float = 1.0
+        self.share_source = 0
         self.compute: ComputePrice | None = None
         self.guard = self._budget_guard(settings, meter_provider) if settings.budgets else None
         self.tracker.guard = self.guard
-        self.aggregator = Aggregator(("unknown", "unknown"))
+        self._boot = boot_id()
+        self.aggregator = Aggregator(("unknown", "unknown", host_name(None), self._boot))
         self.tracker.sink = self.aggregator
         self._store = _LazyStore(settings)
         self.flusher = Flusher(
@@ -63,7 +70,8 @@ class CostRuntime:
             self._store,
             settings.flush_interval_s,
             settings.buffer_max_batches,
-            self._totals,
+            self.ledger,
+            self.tracker.close_unended,
             _service_name,
             CostMetrics(meter_provider),
         )
@@ -75,11 +83,6 @@ class CostRuntime:
         """Host detection (when ``resolve``) and the Price List API, on a thread of their own."""
         self._thread = threading.Thread(target=self._run, args=(resolve,), name="otel-cost-init", daemon=True)
         self._thread.start()
-
-    def _totals(self, now_ns: int) -> tuple[float, float]:
-        self.tracker.close_unended()  # before the totals, so that their shares are in this flush's rows
-        totals = self.ledger.totals(now_ns)
-        return totals.idle_usd, totals.host_usd
 
     def record_untraced(self, aws_service: str, usd: float) -> None:
         """An AWS charge made outside any local root: stored under ``<untraced>``, so no spend goes unrecorded."""
@@ -140,7 +143,7 @@ class CostRuntime:
         host = detect_host(self.settings, self._env, self.cache)
         self.host = host
         self.region = pricing_region(self.settings, host.region)
-        self.share = process_share(self.settings, host)
+        self.share, self.share_source = host_share(self.settings, host)
         found = compute_price(self.book, host, self.region)
         if host.lifecycle == "spot" and host.instance_type:
             spot = self.book.spot_hourly(host.instance_type, self.region, host.availability_zone)
@@ -168,7 +171,7 @@ class CostRuntime:
     def _apply(self, found: ComputePrice | None) -> None:
         host = self.host
         assert host is not None
-        self.aggregator.host = (host.instance_type or host.platform, self.region)
+        self.aggregator.host = (host.instance_type or host.platform, self.region, host_name(host), self._boot)
         static: dict[str, types.AttributeValue] = {sc.COST_HOST_REGION: self.region}
         if host.instance_type:
             static[sc.COST_HOST_INSTANCE_TYPE] = host.instance_type
@@ -192,7 +195,7 @@ class CostRuntime:
             static[sc.COST_PRICING_SPOT_FALLBACK] = True
         static[sc.COST_PRICING_SOURCE] = found.price.source
         self.tracker.set_static(static)
-        self.ledger.set_rate(found.price.usd * self.share, time_ns(), bills_idle=found.bills_idle)
+        self.ledger.set_rate(found.price.usd * self.share, time_ns(), found.bills_idle, self.share, self.share_source)
 
     def after_fork(self) -> None:
         """In a forked child. A parent that had not finished detecting or pricing (a gunicorn --preload master
@@ -204,7 +207,7 @@ class CostRuntime:
             if resolved:
                 self._ready.set()
         self.tracker.after_fork(self._ready)
-        self.ledger.reset_after_fork(time_ns())
+        self.ledger.reset_after_fork(time_ns(), _service_name())
         self._store.after_fork()
         self.flusher.after_fork()
         if unfinished:

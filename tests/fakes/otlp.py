@@ -53,6 +53,29 @@ class FakeOtlpReceiver(LoopbackServer):
                         out.append((span.name, attrs))
         return out
 
+    def records(self, resource_key: str = "process.pid") -> list[dict[str, Any]]:
+        """Every span received with what a test needs to compute shares itself: name, kind (the proto's number:
+        2 server, 5 consumer), start and end (ns), whether it has a parent, its attributes, and one resource
+        attribute (``pid``)."""
+        out = []
+        for batch in self.batches:
+            for rs in batch.resource_spans:
+                pid = _unwrap(rs.resource.attributes).get(resource_key)
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        out.append(
+                            {
+                                "name": span.name,
+                                "kind": span.kind,
+                                "start": span.start_time_unix_nano,
+                                "end": span.end_time_unix_nano,
+                                "parented": bool(span.parent_span_id),
+                                "attributes": _unwrap(span.attributes),
+                                "pid": pid,
+                            }
+                        )
+        return out
+
     def last_sums(self, name: str, resource_key: str) -> dict[Any, float]:
         """The last cumulative value of the sum metric ``name``, per value of a resource attribute."""
         out: dict[Any, float] = {}

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._cache import DiskCache
 from ..config import Settings
-from ..host import detect_host, pricing_region, process_share
+from ..host import SHARE_SOURCES, detect_host, host_share, pricing_region
 from ..pricing.book import PriceBook, describe_error
 from ..pricing.compute import compute_price
 from ..store.model import StoreUnavailable
@@ -24,11 +24,13 @@ def run_doctor(args: Any) -> int:
     cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
     host = detect_host(settings, dict(os.environ), cache)
     region = pricing_region(settings, host.region)
-    share = process_share(settings, host)
+    share, source = host_share(settings, host)
     print(f"platform       {host.platform} ({host.detail or 'detected'})")
     print(f"instance type  {host.instance_type or '-'}   lifecycle {host.lifecycle or '-'}   region {region}")
-    how = " (OTEL_PYTHON_COST_HOST_SHARE)" if settings.host_share is not None else " (from the cgroup CPU quota)"
-    print(f"host share     {share:g}" + ("" if host.platform in ("fargate", "lambda") else how))
+    print(f"host share     {share:g} of the machine ({SHARE_SOURCES[source]})")
+    from .hosts import check_host
+
+    check_host(settings, share, problems)
     if host.platform == "unknown":
         problems.append(
             (

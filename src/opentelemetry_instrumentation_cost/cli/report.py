@@ -27,6 +27,7 @@ class Line:
     compute_usd: float = 0.0
     service_usd: float = 0.0
     budget_violations: int = 0
+    idle_usd: float = 0.0  # by host only: the host's idle time, stored once per host whatever its processes
 
 
 def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
@@ -35,19 +36,19 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
     By transaction, a request is counted once although every service it crosses has a local root for it: the
     count is taken where the transaction has the most roots (its edge), and costs are summed over all services.
     ``<unended>`` roots and ``<untraced>`` calls are each their own: their counts are summed over services.
+    By host, each host's idle is on its line (``idle_usd``) as well as in the total idle.
     """
     lines: dict[str, Line] = {}
     per_service: dict[str, dict[str, int]] = {}
     idle = 0.0
     for r in rows:
+        group = _group(r, by)
         if r[_I["transaction_name"]] == IDLE:
             idle += r[_I["sum_usd"]]
+            if by == "host":
+                lines.setdefault(group, Line(group)).idle_usd += r[_I["sum_usd"]]
+                per_service.setdefault(group, {})
             continue
-        group = {
-            "transaction": r[_I["transaction_name"]],
-            "service": r[_I["service"]],
-            "host": f"{r[_I['instance_type']]} {r[_I['region']]}",
-        }[by]
         line = lines.setdefault(group, Line(group))
         service_counts = per_service.setdefault(group, {})
         service_counts[r[_I["service"]]] = service_counts.get(r[_I["service"]], 0) + r[_I["count"]]
@@ -57,10 +58,19 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
         line.max_usd = max(line.max_usd, r[_I["max_usd"]])
         line.budget_violations += r[_I["budget_exceeded"]]
     for group, line in lines.items():
-        roots = list(per_service[group].values())
+        roots = list(per_service[group].values()) or [0]
         line.requests = max(roots) if by == "transaction" and group not in _EACH_ITS_OWN else sum(roots)
         line.mean_usd = line.total_usd / line.requests if line.requests else 0.0
-    return sorted(lines.values(), key=lambda line: line.total_usd, reverse=True), idle
+    return sorted(lines.values(), key=lambda line: line.total_usd + line.idle_usd, reverse=True), idle
+
+
+def _group(r: tuple, by: str) -> str:
+    if by == "transaction":
+        return str(r[_I["transaction_name"]])
+    if by == "service":
+        return str(r[_I["service"]])
+    host = r[_I["host"]] or "(host not stored)"  # rows written before schema version 2
+    return f"{host} {r[_I['instance_type']]} {r[_I['region']]}"
 
 
 def run_report(args: Any) -> int:
@@ -90,7 +100,7 @@ def run_report(args: Any) -> int:
         writer.writerow(list(asdict(Line("")).keys()))
         for line in lines:
             writer.writerow(list(asdict(line).values()))
-        writer.writerow([IDLE, 0, idle, 0, 0, idle, 0, 0])
+        writer.writerow([IDLE, 0, idle, 0, 0, idle, 0, 0, idle])
     else:
         _table(lines, idle, total, args, shown)
     if args.plot:
@@ -103,17 +113,20 @@ def run_report(args: Any) -> int:
 
 def _table(lines: list[Line], idle: float, total: float, args: Any, shown: str) -> None:
     print(f"cost by {args.by}, last {args.since}, from {shown}")
+    by_host = args.by == "host"
+    width = 48 if by_host else 32
     head = (
-        f"{args.by:<32}{'requests':>9}{'total $':>14}{'$/request':>13}{'max $':>13}{'compute $':>13}"
-        f"{'service $':>13}{'over budget':>12}"
+        f"{args.by:<{width}}{'requests':>9}{'total $':>14}{'$/request':>13}{'max $':>13}{'compute $':>13}"
+        f"{'service $':>13}{'over budget':>12}" + (f"{'idle $':>14}" if by_host else "")
     )
     print(head)
     print("-" * len(head))
     for x in lines:
         print(
-            f"{x.group[:31]:<32}{x.requests:>9}{x.total_usd:>14.8f}{x.mean_usd:>13.9f}{x.max_usd:>13.9f}"
+            f"{x.group[: width - 1]:<{width}}{x.requests:>9}{x.total_usd:>14.8f}{x.mean_usd:>13.9f}{x.max_usd:>13.9f}"
             f"{x.compute_usd:>13.8f}{x.service_usd:>13.8f}{x.budget_violations:>12}"
+            + (f"{x.idle_usd:>14.8f}" if by_host else "")
         )
     print("-" * len(head))
     share = idle / total if total else 0.0
-    print(f"{'idle (no request in flight)':<32}{'':>9}{idle:>14.8f}   {share:.1%} of the total ${total:.8f}")
+    print(f"{'idle (no request in flight)':<{width}}{'':>9}{idle:>14.8f}   {share:.1%} of the total ${total:.8f}")

@@ -14,7 +14,7 @@ from ..config import Settings
 from .info import HostInfo
 from .local import architecture, boot_id, default_share, dmi_says_not_ec2, lambda_host
 
-__all__ = ["HostInfo", "detect_host", "pricing_region", "process_share"]
+__all__ = ["SHARE_SOURCES", "HostInfo", "detect_host", "host_name", "host_share", "pricing_region"]
 
 BUDGET_S = 1.0
 _CACHE = "host"
@@ -78,8 +78,24 @@ def pricing_region(settings: Settings, host_region: str | None) -> str:
     return settings.pricing_region or host_region or settings.aws_region or "us-east-1"
 
 
-def process_share(settings: Settings, host: HostInfo) -> float:
-    """This process's share of the host's price; a Fargate task or Lambda function is priced by its own size."""
+# where the share in force came from (kept as a number in the host's ledger, read by ``otel-cost doctor``)
+SHARE_SOURCES = ("unknown", "OTEL_PYTHON_COST_HOST_SHARE", "the cgroup CPU quota", "the whole machine", "sized")
+
+
+def host_share(settings: Settings, host: HostInfo) -> tuple[float, int]:
+    """The host's share of the machine's price, and where it came from (an index of ``SHARE_SOURCES``): the
+    override, else the cgroup CPU quota ÷ the machine's vCPUs, else 1. A Fargate task or Lambda function is priced
+    by its own size. Every process of the host shares this one rate (``attribution/ledger.py``)."""
     if host.platform in ("fargate", "lambda"):
-        return 1.0
-    return settings.host_share if settings.host_share is not None else default_share()
+        return 1.0, 4
+    if settings.host_share is not None:
+        return settings.host_share, 1
+    share = default_share()
+    return share, 2 if share < 1.0 else 3
+
+
+def host_name(host: HostInfo | None) -> str:
+    """The host's name in the store: its instance id (or task ARN) where known, else the hostname."""
+    import socket
+
+    return (host.instance_id if host is not None and host.instance_id else None) or socket.gethostname()

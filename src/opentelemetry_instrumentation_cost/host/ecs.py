@@ -31,4 +31,5 @@ def query_ecs(uri: str, deadline: Deadline, architecture: str) -> HostInfo | Non
         memory_gb=float(memory) / 1024.0 if memory is not None else None,
         architecture=architecture,
         detail="ECS task metadata v4",
+        instance_id=arn[:200] or None,
     )

@@ -29,6 +29,7 @@ def query_imds(endpoint: str, deadline: Deadline, v1_fallback: bool, architectur
         instance_type = str(doc["instanceType"])
         region = str(doc["region"])
         az = str(doc.get("availabilityZone") or "") or None
+        instance_id = str(doc.get("instanceId") or "")[:64] or None
     except (ValueError, KeyError, TypeError) as exc:
         raise ImdsUnavailable(f"identity document is malformed ({exc.__class__.__name__})") from None
     lifecycle = "on-demand"
@@ -46,6 +47,7 @@ def query_imds(endpoint: str, deadline: Deadline, v1_fallback: bool, architectur
         availability_zone=az,
         architecture=architecture,
         detail=f"IMDS at {endpoint}",
+        instance_id=instance_id,
     )
 
 

@@ -21,6 +21,7 @@ class HostInfo(NamedTuple):
     memory_gb: float | None = None
     architecture: str = "x86_64"
     detail: str = ""
+    instance_id: str | None = None  # EC2 instance id or ECS task ARN: the host's name in the store
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -80,3 +81,17 @@ def boot_id() -> str:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return "unknown-boot"
+
+
+def process_started_ns(now_ns: int, within_s: float = 5.0) -> int:
+    """When this process started, by the kernel's clock (``/proc/self/stat``, 10 ms ticks), if that was within
+    ``within_s`` of now (the package was loaded at start-up); else ``now_ns``. The host costs money from the moment
+    its first process starts, not from the moment the package was imported into it."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # starttime: field 22, counted after the command's closing parenthesis
+        since_boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME)  # the clock starttime counts on
+        started = now_ns - since_boot + int(ticks * 1e9 / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now_ns
+    return started if 0 <= now_ns - started <= within_s * 1e9 else now_ns

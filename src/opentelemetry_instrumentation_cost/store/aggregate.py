@@ -27,12 +27,12 @@ Ended = tuple[int, str, str, "float | None", float, "dict[str, float] | None", b
 
 
 class Aggregator:
-    def __init__(self, host: tuple[str, str]) -> None:
+    def __init__(self, host: tuple[str, str, str, str]) -> None:
         self._lock = threading.Lock()  # folding and draining; never taken by ``record`` below ``_FOLD_AT``
         self._ended: deque[Ended] = deque()
         self._rows: dict[Key, Row] = {}
         self._values: deque[Value] = deque(maxlen=_VALUES_MAX)
-        self.host = host  # (instance type, region), set once the host is known
+        self.host = host  # (instance type, region, host, boot): the last parts of every key (see ``model.Key``)
         self._services: dict[int, str] = {}
         self.wake: Callable[[], None] | None = None  # set by the flusher
 
@@ -82,11 +82,11 @@ class Aggregator:
     def _fold(self) -> None:
         """Move the queued roots into rows and metric values (under ``_lock``)."""
         ended, rows, values = self._ended, self._rows, self._values
-        instance_type, region = self.host
+        host = self.host
         for _ in range(len(ended)):
             end_ns, service, name, compute, services, by_service, exceeded = ended.popleft()  # atomic vs append
             total = (compute or 0.0) + services
-            key = (bucket(end_ns), service, name, instance_type, region)
+            key = (bucket(end_ns), service, name, *host)
             row = rows.get(key)
             if row is None:
                 row = rows[key] = Row()

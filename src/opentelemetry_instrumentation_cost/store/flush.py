@@ -1,5 +1,7 @@
 """The flusher: every ``OTEL_PYTHON_COST_FLUSH_INTERVAL`` seconds and at shutdown, drain the aggregates, add the
-idle time, report metrics, and write batches to the store, in order, keeping them while it is unreachable."""
+host's idle time (whichever process of the host takes it, it is taken once), report metrics, and write batches to
+the store, in order, keeping them while it is unreachable. Every ``REAP_S`` it also closes the shares of processes
+of the host that died, so their roots leave the split within a second and their compute is stored."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ from time import monotonic, time_ns
 from typing import Any
 
 from .._log import error_once, warn_once
-from ..transactions.names import IDLE
+from ..attribution.ledger import ComputeLedger
+from ..transactions.names import IDLE, UNENDED, UNTRACED
 from .aggregate import Aggregator
-from .model import Batch, Row, StoreUnavailable, bucket
+from .model import Batch, Key, Row, StoreUnavailable, bucket
+
+REAP_S = 0.5  # how often a process looks for dead processes of its host
 
 
 class Flusher:
@@ -22,7 +27,8 @@ class Flusher:
         store: Any,
         interval_s: float,
         max_batches: int,
-        totals: Callable[[int], tuple[float, float]],
+        ledger: ComputeLedger,
+        before_take: Callable[[], None],
         service_name: Callable[[], str],
         metrics: Any = None,
     ) -> None:
@@ -30,10 +36,11 @@ class Flusher:
         self.store = store
         self.interval_s = interval_s
         self.max_batches = max_batches
-        self._totals = totals  # now → (idle, host) so far, in USD
+        self.ledger = ledger
+        self._before_take = before_take  # closes roots collected without end(), so their shares are in this flush
         self._service_name = service_name
         self.metrics = metrics
-        self._idle_seen = self._host_seen = 0.0
+        self._orphans: dict[Key, Row] = {}  # what dead processes of the host left, for the next batch
         self.pending: deque[Batch] = deque()
         self.dropped_batches = 0
         self._lock = threading.Lock()  # one flush at a time
@@ -45,6 +52,11 @@ class Flusher:
         self._wakeup = threading.Event()  # set by the aggregator when roots pile up between intervals
         self._asked: deque[tuple[threading.Event, list[bool]]] = deque()  # flushes asked of the thread
         self.aggregator.wake = self._wakeup.set
+
+    @property
+    def stopped(self) -> bool:
+        """The last flush was asked (the process is ending)."""
+        return self._stop.is_set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="otel-cost-flush", daemon=True)
@@ -71,7 +83,7 @@ class Flusher:
         self._lock = threading.Lock()
         self.aggregator.reset_after_fork()
         self.pending = deque()
-        self._idle_seen = self._host_seen = 0.0
+        self._orphans = {}
         self._new_signals()
         if self._thread is not None:
             self.start()
@@ -79,13 +91,17 @@ class Flusher:
     def _loop(self) -> None:
         """Flush every interval; when woken early (roots piling up), only fold them into rows."""
         deadline = monotonic() + self.interval_s
+        reaps = self.ledger.shared
         while True:
-            self._wakeup.wait(max(0.0, deadline - monotonic()))
+            wait = max(0.0, deadline - monotonic())
+            self._wakeup.wait(min(wait, REAP_S) if reaps else wait)
             self._wakeup.clear()
             self._serve_asked()
             if self._stop.is_set():
                 self._serve_asked()  # a last flush asked after the first look (it is queued before the stop is set)
                 return
+            if reaps:
+                self.reap()
             if monotonic() < deadline:
                 self.aggregator.fold()
                 continue
@@ -112,15 +128,37 @@ class Flusher:
             error_once("flush", "cost: flushing cost aggregates failed")
             return False
 
+    def reap(self) -> None:
+        """Close the shares of dead processes of the host; what they left is stored as ``<unended>``. Never raises."""
+        try:
+            now = time_ns()
+            for orphan in self.ledger.reap(now):
+                key = (bucket(now), orphan.service or self._service_name(), UNENDED, *self.aggregator.host)
+                _merge(self._orphans, key, Row(orphan.roots, orphan.compute_usd, orphan.compute_usd))
+                warn_once(
+                    "reaped",
+                    "cost: a process of this host (%s) ended without storing its last aggregates; its %d roots are "
+                    "stored under %s",
+                    orphan.service,
+                    orphan.roots,
+                    UNENDED,
+                )
+        except Exception:
+            error_once("reap", "cost: failed to look for dead processes of this host")
+
     def _collect(self) -> None:
+        self._before_take()
         now = time_ns()
-        idle_total, host_total = self._totals(now)
-        idle, self._idle_seen = idle_total - self._idle_seen, idle_total
-        host, self._host_seen = host_total - self._host_seen, host_total
-        if idle > 0.0:
-            key = (bucket(now), self._service_name(), IDLE, *self.aggregator.host)
-            self.aggregator.add(key, Row(count=0, sum_usd=idle, compute_usd=idle))
+        idle, host = self.ledger.take(now)
         rows, values = self.aggregator.drain()
+        roots = [r for k, r in rows.items() if k[2] != UNTRACED]  # what went through the ledger
+        if roots:
+            self.ledger.flushed(sum(r.count for r in roots), sum(r.compute_usd for r in roots))
+        if idle > 0.0:
+            _merge(rows, (bucket(now), self._service_name(), IDLE, *self.aggregator.host), Row(0, idle, idle))
+        orphans, self._orphans = self._orphans, {}
+        for key, row in orphans.items():
+            _merge(rows, key, row)
         if self.metrics is not None:
             self.metrics.record(values, idle, host)
         if rows:
@@ -152,3 +190,11 @@ class Flusher:
                 return False
             self.pending.popleft()
         return True
+
+
+def _merge(rows: dict[Key, Row], key: Key, row: Row) -> None:
+    existing = rows.get(key)
+    if existing is None:
+        rows[key] = row
+    else:
+        existing.merge(row)

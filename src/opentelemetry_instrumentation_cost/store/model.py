@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-# (bucket start in epoch seconds, service.name, transaction, instance type, region)
-Key = tuple[int, str, str, str, str]
+# (bucket start in epoch seconds, service.name, transaction, instance type, region, host, boot): the host is its
+# instance id (or task ARN) where known, else the hostname; the boot id tells one boot of it from the next
+Key = tuple[int, str, str, str, str, str, str]
 
 
 def bucket(ns: int) -> int:

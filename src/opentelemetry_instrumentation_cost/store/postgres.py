@@ -23,6 +23,7 @@ _DDL = (
         instance_type text NOT NULL, region text NOT NULL, count bigint NOT NULL,
         sum_usd double precision NOT NULL, compute_usd double precision NOT NULL,
         service_usd double precision NOT NULL, budget_exceeded bigint NOT NULL, max_usd double precision NOT NULL,
+        host text NOT NULL DEFAULT '', boot text NOT NULL DEFAULT '',
         PRIMARY KEY ({", ".join(KEY)})) PARTITION BY RANGE (bucket_start)""",
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
@@ -120,6 +121,7 @@ class PostgresStore:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             if not self._migrated:
+                _migrate_v1(conn)
                 for ddl in _DDL:
                     conn.execute(ddl)
                 conn.execute(f"INSERT INTO {VERSIONS} (version) VALUES (%s) ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))
@@ -174,3 +176,23 @@ class PostgresStore:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _migrate_v1(conn: Any) -> None:
+    """A version 1 table gains the host columns in place (existing rows: an empty host) and a primary key that
+    holds them; PostgreSQL carries both to every partition. Under the caller's advisory lock."""
+    has = conn.execute(
+        "SELECT count(*) FILTER (WHERE column_name = 'host'), count(*) FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s",
+        (TABLE,),
+    ).fetchone()
+    if has[1] == 0 or has[0] == 1:
+        return
+    conn.execute(
+        f"ALTER TABLE {TABLE} ADD COLUMN host text NOT NULL DEFAULT '', ADD COLUMN boot text NOT NULL DEFAULT ''"
+    )
+    (pkey,) = conn.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", (TABLE,)
+    ).fetchone()
+    conn.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{pkey}"')
+    conn.execute(f"ALTER TABLE {TABLE} ADD PRIMARY KEY ({', '.join(KEY)})")

@@ -5,10 +5,11 @@ from __future__ import annotations
 TABLE = "otel_cost_transactions"
 BATCHES = "otel_cost_batches"
 VERSIONS = "otel_cost_schema"
-SCHEMA_VERSION = 1
-KEY = ("bucket_start", "service", "transaction_name", "instance_type", "region")
+SCHEMA_VERSION = 2  # 2: rows know their host (``host``, ``boot``); version 1 stores are migrated in place
+KEY = ("bucket_start", "service", "transaction_name", "instance_type", "region", "host", "boot")
 SUMS = ("count", "sum_usd", "compute_usd", "service_usd", "budget_exceeded")
-COLUMNS = (*KEY, *SUMS, "max_usd")
+HOST = ("host", "boot")  # last, so that the columns of version 1 keep their places
+COLUMNS = (*KEY[:5], *SUMS, "max_usd", *HOST)
 
 
 def upsert(placeholder: str, bucket_expr: str, greatest: str) -> str:
@@ -23,4 +24,5 @@ def upsert(placeholder: str, bucket_expr: str, greatest: str) -> str:
 
 
 def row_values(key: tuple, row: object) -> tuple:
-    return (*key, *(getattr(row, c) for c in SUMS), row.max_usd)  # type: ignore[attr-defined]
+    """A row's values in ``COLUMNS`` order."""
+    return (*key[:5], *(getattr(row, c) for c in SUMS), row.max_usd, *key[5:])  # type: ignore[attr-defined]

@@ -8,14 +8,15 @@ import time
 from pathlib import Path
 
 from .model import Batch, StoreUnavailable
-from .schema import BATCHES, COLUMNS, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
+from .schema import BATCHES, COLUMNS, HOST, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
 
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
         bucket_start INTEGER NOT NULL, service TEXT NOT NULL, transaction_name TEXT NOT NULL,
         instance_type TEXT NOT NULL, region TEXT NOT NULL, count INTEGER NOT NULL, sum_usd REAL NOT NULL,
         compute_usd REAL NOT NULL, service_usd REAL NOT NULL, budget_exceeded INTEGER NOT NULL,
-        max_usd REAL NOT NULL, PRIMARY KEY ({", ".join(KEY)}))""",
+        max_usd REAL NOT NULL, host TEXT NOT NULL DEFAULT '', boot TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY ({", ".join(KEY)}))""",
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id TEXT PRIMARY KEY, applied_at REAL NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)",
 )
@@ -39,6 +40,7 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("BEGIN IMMEDIATE")
+            _migrate_v1(conn)
             for ddl in _DDL:
                 conn.execute(ddl)
             conn.execute(f"INSERT OR IGNORE INTO {VERSIONS} VALUES (?, ?)", (SCHEMA_VERSION, time.time()))
@@ -83,3 +85,16 @@ class SQLiteStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """A version 1 table (no host columns) is rebuilt in place, its rows kept with an empty host: SQLite cannot
+    change a primary key, so the rows move to a new table (in the caller's transaction)."""
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+    if not columns or HOST[0] in columns:
+        return
+    old = [c for c in COLUMNS if c not in HOST]
+    conn.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_v1")
+    conn.execute(_DDL[0])
+    conn.execute(f"INSERT INTO {TABLE} ({', '.join(old)}) SELECT {', '.join(old)} FROM {TABLE}_v1")
+    conn.execute(f"DROP TABLE {TABLE}_v1")

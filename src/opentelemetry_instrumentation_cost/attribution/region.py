@@ -1,0 +1,229 @@
+"""The memory the ledger's integrals live in: one layout, two backings.
+
+Every figure is an 8-byte cell, read and written through two views of the same bytes (``q``: int64, ``f``:
+float64), the cheapest access pure Python has. A header holds the host's integrals; each process that joins takes a
+slot for its own in-flight roots, so that when it dies another process can close their shares.
+
+* ``PrivateRegion``: a ``bytearray`` and a thread lock, with one slot: today's per-process ledger, the special case.
+* ``SharedRegion``: a memory-mapped file in a per-boot, per-cgroup place (``attribution/hostfile.py``), shared by
+  every instrumented process of the host. The mutex is a thread lock plus ``flock`` on the file (the kernel drops
+  it when a process dies). Each process holds a POSIX record lock on its own slot's bytes for its whole life: a
+  slot whose lock can be taken belongs to a dead process (SIGKILL, OOM), whatever its pid says.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+MAGIC = 0x0C05_7A77_1ED6_E701
+LAYOUT = 2  # 2: the ring of checkpoints (``late.py``)
+CELL = 8
+RING = 32  # checkpoints kept for late events: one cell each, ((time - session start) << 12) | roots in flight
+RING_BASE = 32  # first cell of the ring
+HEADER_CELLS = RING_BASE + RING
+SLOT_CELLS = 16
+MAX_SLOTS = 512
+SIZE = (HEADER_CELLS + SLOT_CELLS * MAX_SLOTS) * CELL
+NAME_BYTES = 64
+
+# header cells (q: int, f: float)
+H_MAGIC, H_LAYOUT, H_CREATED, H_LAST, H_N, H_PRICED, H_BILLS_IDLE, H_OPENED, H_BUSY_NS = range(9)
+H_RATE, H_ACC, H_UNPRICED, H_HOST, H_IDLE, H_ATTRIBUTED, H_IDLE_TAKEN, H_HOST_TAKEN = range(9, 17)
+H_PRICE, H_SHARE, H_SHARE_SOURCE, H_SLOTS_USED, H_RING_POS, H_IDLE_NS = range(17, 23)
+_PRICE_CELLS = (H_PRICED, H_BILLS_IDLE, H_RATE, H_PRICE, H_SHARE, H_SHARE_SOURCE)  # copied as raw 8-byte cells
+# slot cells, from the slot's first cell
+S_PID, S_START, S_K, S_SUM_ACC, S_UNFLUSHED, S_UNFLUSHED_N, S_ROOTS = range(7)
+S_NAME = 8  # NAME_BYTES of UTF-8: the process's service.name
+
+
+class Region:
+    """What the ledger needs of its memory: the two views, the lock, and this process's slot."""
+
+    q: Any  # memoryview cast to int64 ("q") and to float64 ("d"); typed loosely, as typeshed's views take ints only
+    f: Any
+    slot: int  # the first cell of this process's slot
+    shared = False
+    lock: threading.Lock
+    acquire: Callable[[], Any]
+    release: Callable[[], Any]
+
+    def join(self, now_ns: int, name: str, started_ns: int | None = None) -> None:
+        """Take a slot; a new session (no other process alive) starts at ``started_ns`` (default ``now_ns``)."""
+        raise NotImplementedError
+
+    def after_fork(self, now_ns: int, name: str) -> None:
+        raise NotImplementedError
+
+    def dead_slots(self) -> list[int]:
+        """Slots (first cells) of processes that died; probed outside the lock, checked again under it."""
+        return []
+
+    def live_slots(self) -> Iterator[int]:
+        used = self.q[H_SLOTS_USED] or 1
+        for i in range(min(used, MAX_SLOTS)):
+            cell = HEADER_CELLS + i * SLOT_CELLS
+            if self.q[cell + S_PID]:
+                yield cell
+
+    def name_of(self, slot: int) -> str:
+        start = slot * CELL + S_NAME * CELL
+        raw = bytes(self.q.obj[start : start + NAME_BYTES])
+        return raw.rstrip(b"\0").decode("utf-8", "replace")
+
+    def _write_slot(self, slot: int, now_ns: int, name: str) -> None:
+        q = self.q
+        for c in range(SLOT_CELLS):
+            q[slot + c] = 0
+        q[slot + S_PID] = os.getpid()
+        q[slot + S_START] = now_ns
+        start = slot * CELL + S_NAME * CELL
+        self.q.obj[start : start + NAME_BYTES] = name.encode()[:NAME_BYTES].ljust(NAME_BYTES, b"\0")
+
+    def _fresh_header(self, now_ns: int) -> None:
+        """A new host session from ``now_ns``: no process of it was alive before, so nothing before is its cost."""
+        q = self.q
+        used = q[H_SLOTS_USED]
+        for c in range(HEADER_CELLS):
+            q[c] = 0
+        q[H_MAGIC], q[H_LAYOUT], q[H_CREATED], q[H_LAST], q[H_BILLS_IDLE] = MAGIC, LAYOUT, now_ns, now_ns, 1
+        q[H_SLOTS_USED] = used
+
+
+class PrivateRegion(Region):
+    """One process's own memory (``OTEL_PYTHON_COST_HOST_WIDE=false``, tests of the engine, a fallback)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray((HEADER_CELLS + SLOT_CELLS) * CELL)
+        self.q = memoryview(self._buf).cast("q")
+        self.f = memoryview(self._buf).cast("d")
+        self.slot = HEADER_CELLS
+        self._new_lock()
+
+    def _new_lock(self) -> None:
+        lock = threading.Lock()
+        self.lock = lock
+        self.acquire, self.release = lock.acquire, lock.release
+
+    def join(self, now_ns: int, name: str, started_ns: int | None = None) -> None:
+        self._fresh_header(now_ns if started_ns is None else started_ns)
+        self.q[H_SLOTS_USED] = 1
+        self._write_slot(self.slot, now_ns, name)
+
+    def after_fork(self, now_ns: int, name: str) -> None:
+        """Totals of its own from now, at its parent's price."""
+        self._new_lock()
+        price = [self.q[c] for c in _PRICE_CELLS]
+        self.join(now_ns, name)
+        for c, value in zip(_PRICE_CELLS, price, strict=True):
+            self.q[c] = value
+
+
+class SharedRegion(Region):
+    """The host's region: a file mapped by every instrumented process of the host."""
+
+    shared = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = self._open()
+        try:
+            os.ftruncate(self._fd, SIZE) if os.fstat(self._fd).st_size < SIZE else None
+            self._map = mmap.mmap(self._fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self.q = memoryview(self._map).cast("q")
+        self.f = memoryview(self._map).cast("d")
+        self.slot = 0
+        self._new_lock()
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+    def _new_lock(self) -> None:
+        lock = threading.Lock()
+        fd, flock, ex, un = self._fd, fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
+        take, give = lock.acquire, lock.release
+
+        def acquire() -> None:
+            take()
+            try:
+                flock(fd, ex)
+            except BaseException:
+                give()
+                raise
+
+        def release() -> None:
+            try:
+                flock(fd, un)
+            finally:
+                give()
+
+        self.lock = lock
+        self.acquire, self.release = acquire, release
+
+    def join(self, now_ns: int, name: str, started_ns: int | None = None) -> None:
+        """Take a free slot (and its record lock, held for life). With no process of the host alive, start a new
+        session: what dead processes left is not this session's. A dead process's slot is not taken while others
+        live: the reaper of a live process closes its shares first (``ComputeLedger.reap``)."""
+        self.acquire()
+        try:
+            q = self.q
+            if q[H_MAGIC] != MAGIC or q[H_LAYOUT] != LAYOUT:
+                self._map[:] = bytes(SIZE)
+                self._fresh_header(now_ns)
+            used = min(q[H_SLOTS_USED], MAX_SLOTS)
+            cells = [HEADER_CELLS + i * SLOT_CELLS for i in range(used)]
+            if not any(q[c + S_PID] and not self._dead(c) for c in cells):
+                self._map[HEADER_CELLS * CELL :] = bytes(SIZE - HEADER_CELLS * CELL)
+                self._fresh_header(now_ns if started_ns is None else started_ns)
+                q[H_SLOTS_USED] = used = 0
+            free = next((c for c in cells if not q[c + S_PID] and self._lock_slot(c)), None)
+            if free is None:
+                if used >= MAX_SLOTS or not self._lock_slot(HEADER_CELLS + used * SLOT_CELLS):
+                    raise OSError(f"no free slot in the host ledger {self.path} ({MAX_SLOTS} processes)")
+                free = HEADER_CELLS + used * SLOT_CELLS
+                q[H_SLOTS_USED] = used + 1
+            self.slot = free
+            self._write_slot(free, now_ns, name)
+        finally:
+            self.release()
+
+    def _lock_slot(self, cell: int) -> bool:
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, SLOT_CELLS * CELL, cell * CELL)
+            return True
+        except OSError:
+            return False
+
+    def _dead(self, cell: int) -> bool:
+        """Whether the slot's owner is gone: its record lock can be taken (then given back at once)."""
+        if cell == self.slot:
+            return False
+        if not self._lock_slot(cell):
+            return False
+        fcntl.lockf(self._fd, fcntl.LOCK_UN, SLOT_CELLS * CELL, cell * CELL)
+        return True
+
+    def dead_slots(self) -> list[int]:
+        return [cell for cell in self.live_slots() if self._dead(cell)]
+
+    def close(self) -> None:
+        """Let go of the file (a reader such as ``otel-cost doctor``; the mapping goes with the object)."""
+        os.close(self._fd)
+
+    def after_fork(self, now_ns: int, name: str) -> None:
+        """A forked child holds none of its parent's record locks and shares its parent's open file (so its
+        ``flock``): it opens the file again and takes a slot of its own. The mapping itself stays valid."""
+        inherited = self._fd
+        self._fd = self._open()
+        os.close(inherited)
+        self.slot = 0
+        self._new_lock()
+        self.join(now_ns, name)

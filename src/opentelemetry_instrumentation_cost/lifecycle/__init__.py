@@ -1,0 +1,1 @@
+"""How the package lives and ends with the process: the last flush on every exit path."""
