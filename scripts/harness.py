@@ -170,3 +170,35 @@ def run_moto(logs: Path) -> Iterator[str]:
     cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with run_process(cmd, env, logs, f"http://127.0.0.1:{port}/moto-api/"):
         yield f"http://127.0.0.1:{port}"
+
+
+def watch_store(db: Path, proc: subprocess.Popen[bytes]) -> list[int]:
+    """Start a thread that notes when the SQLite store's totals last changed while ``proc`` runs and for 1 s after
+    (multiprocessing's resource tracker, instrumented too, may outlive it), reading it as any reader would (WAL: it
+    never blocks a writer), every 10 ms; returns a list whose first item is that time (ns), updated as it goes:
+    when the host's last flush committed, seen from outside the package."""
+    import sqlite3
+    import threading
+
+    seen: list[Any] = [None]
+    last = [0]
+
+    def watch() -> None:
+        quiet_until = None  # after the process exits: other instrumented processes it started may outlive it
+        while True:
+            if quiet_until is None and proc.poll() is not None:
+                quiet_until = time.monotonic() + 1.0
+            done = quiet_until is not None and time.monotonic() > quiet_until
+            try:
+                with contextlib.closing(sqlite3.connect(db, timeout=1)) as conn:
+                    now = conn.execute("SELECT count(*), total(compute_usd) FROM otel_cost_transactions").fetchone()
+            except sqlite3.Error:
+                now = None
+            if now is not None and now != seen[0]:
+                seen[0], last[0] = now, time.time_ns()
+            if done:
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=watch, daemon=True, name="store-watch").start()
+    return last

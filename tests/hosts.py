@@ -8,14 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.harness import BIN, ROOT, free_port, wait_http
+from scripts.harness import BIN, ROOT, free_port, wait_http, watch_store
 from tests.conftest import subprocess_env
 from tests.fair_share import fair_shares
 from tests.fakes.otlp import FakeOtlpReceiver
@@ -85,8 +84,7 @@ def launched(cmd: list[str], env: dict[str, str], tmp_path: Path, run: Run) -> I
         proc = subprocess.Popen(
             [str(BIN / "opentelemetry-instrument"), *cmd], env=env, stdout=subprocess.DEVNULL, stderr=e, cwd=ROOT
         )
-    watcher = threading.Thread(target=_watch_store, args=(tmp_path / "costs.db", proc, run), daemon=True)
-    watcher.start()
+    last_write = watch_store(tmp_path / "costs.db", proc)
     try:
         yield proc
     finally:
@@ -98,26 +96,10 @@ def launched(cmd: list[str], env: dict[str, str], tmp_path: Path, run: Run) -> I
             proc.kill()
             proc.wait()
         run.exit_ns = time.time_ns()
-        watcher.join(5)
+        time.sleep(1.1)  # the watcher's last looks: a process it started may store the host's last idle
+        run.last_write_ns = last_write[0]
         run.returncode = proc.returncode
         run.stderr = err.read_text()
-
-
-def _watch_store(db: Path, proc: subprocess.Popen[bytes], run: Run) -> None:
-    """Note when the store's totals last changed, reading it as any reader would (WAL: never blocks a writer)."""
-    seen = None
-    while True:
-        done = proc.poll() is not None
-        try:
-            with contextlib.closing(sqlite3.connect(db, timeout=1)) as conn:
-                now = conn.execute("SELECT count(*), total(compute_usd) FROM otel_cost_transactions").fetchone()
-        except sqlite3.Error:
-            now = None
-        if now is not None and now != seen:
-            seen, run.last_write_ns = now, time.time_ns()
-        if done:
-            return
-        time.sleep(0.01)
 
 
 def collect(run: Run, receiver: FakeOtlpReceiver, tmp_path: Path, root_kinds: tuple[int, ...]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,36 @@ def test_threads_conserve_cost() -> None:
     assert totals.in_flight == 0 and min(costs) >= 0.0
     assert sum(costs) + totals.idle_usd == pytest.approx(totals.host_usd, rel=1e-9)
     assert totals.host_usd == pytest.approx(clock[0] / S, rel=1e-9)
+
+
+def test_processes_started_after_all_earlier_ones_died_share_one_new_session(tmp_path: Path) -> None:
+    """A restart on the same boot: the file still holds the dead processes' slots. The first newcomer starts a
+    new session; every later one joins it (before the fix the second wiped it again and found no free slot)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time; from pathlib import Path; "
+        "from opentelemetry_instrumentation_cost.attribution.hostfile import open_region; "
+        "from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger; "
+        f"L = ComputeLedger(time.time_ns(), open_region(Path({str(tmp_path)!r})), 'p'); "
+        "print(L.region.slot, flush=True); sys.stdin.read()"
+    )
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    for _ in range(2):  # the second round finds the first round's dead slots
+        procs = []
+        for _ in range(3):
+            procs.append(start())
+            assert procs[-1].stdout is not None
+            procs[-1].stdout.readline()
+        from opentelemetry_instrumentation_cost.attribution.hostfile import read_host
+
+        view = read_host(tmp_path)
+        assert view is not None and sorted(p.pid for p in view.processes) == sorted(p.pid for p in procs)
+        for p in procs:
+            p.communicate("")

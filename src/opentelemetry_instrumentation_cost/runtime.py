@@ -45,9 +45,8 @@ class CostRuntime:
     def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, meter_provider: Any = None) -> None:
         self.settings = settings
         self._env = dict(os.environ if env is None else env)
-        region = open_region(settings.ledger_dir) if settings.host_wide else PrivateRegion()
         now = time_ns()
-        self.ledger = ComputeLedger(now, region, _service_name(), process_started_ns(now))
+        self.ledger = _ledger(settings, now)
         self._ready = threading.Event()
         self._ready_by = time.monotonic() + BUDGET_S
         self.names = TransactionNames(settings.max_transactions)
@@ -212,6 +211,17 @@ class CostRuntime:
         self.flusher.after_fork()
         if unfinished:
             self._start_background(resolve=not resolved)
+
+
+def _ledger(settings: Settings, now: int) -> ComputeLedger:
+    """The host's ledger; this process's own (one warning) if the host's cannot be joined."""
+    started = process_started_ns(now)
+    if settings.host_wide:
+        try:
+            return ComputeLedger(now, open_region(settings.ledger_dir), _service_name(), started)
+        except OSError as exc:
+            warn_once("host-join", "cost: cannot join the host's ledger (%s); this process splits the host alone", exc)
+    return ComputeLedger(now, PrivateRegion(), _service_name(), started)
 
 
 def _service_name() -> str:

@@ -76,7 +76,7 @@ class Process(NamedTuple):
     pid: int
     service: str
     started_ns: int
-    roots: int  # local roots it has opened (0: it serves none, a master or a supervisor)
+    roots: int  # 1 once it has opened a local root; 0: it serves none (a master, a supervisor)
     in_flight: int
 
 

@@ -190,6 +190,7 @@ class SharedRegion(Region):
                     raise OSError(f"no free slot in the host ledger {self.path} ({MAX_SLOTS} processes)")
                 free = HEADER_CELLS + used * SLOT_CELLS
                 q[H_SLOTS_USED] = used + 1
+            q[H_SLOTS_USED] = max(q[H_SLOTS_USED], (free - HEADER_CELLS) // SLOT_CELLS + 1)
             self.slot = free
             self._write_slot(free, now_ns, name)
         finally:

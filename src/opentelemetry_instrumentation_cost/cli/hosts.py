@@ -23,7 +23,7 @@ def check_host(settings: Settings, share: float, problems: Problems) -> None:
     serving = [p for p in view.processes if p.roots]
     print(f"host ledger    {view.path}: {len(view.processes)} live processes, {len(serving)} serving")
     for p in sorted(view.processes, key=lambda p: p.pid):
-        role = f"serving, {p.roots} roots, {p.in_flight} in flight" if p.roots else "not serving"
+        role = f"serving, {p.in_flight} roots in flight" if p.roots else "not serving"
         started = time.strftime("%H:%M:%S", time.localtime(p.started_ns / 1e9))
         print(f"  pid {p.pid:<8} {p.service[:30]:<31} {role} (since {started})")
     if view.usd_per_hour:
