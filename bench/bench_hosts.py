@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.harness import callgrind_total  # noqa: E402
+from scripts.harness import callgrind_threads  # noqa: E402
 
 SECONDS = 3.0
 
@@ -94,34 +94,20 @@ def _run(processes: int, threads: int, cost: bool, ledger: str) -> float:
 
 
 def _instructions(mode: str, n: int, ledger: str) -> int:
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OTEL_PYTHON_COST_LEDGER_DIR": ledger}
-    env["BENCH_COST"] = "0" if mode == "sdk" else "1"
+    """Instructions on the main thread of one process making ``n`` roots (``mode``: sdk, process or host)."""
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "OTEL_PYTHON_COST_LEDGER_DIR": ledger,
+        "BENCH_COST": "0" if mode == "sdk" else "1",
+        "OTEL_PYTHON_COST_INSTANCE_TYPE": "m5.large",
+        "OTEL_PYTHON_COST_PRICING_API": "false",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "OTEL_PYTHON_COST_STORE_URL": "none",
+    }
     if mode == "process":
         env["OTEL_PYTHON_COST_HOST_WIDE"] = "false"
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "cg.out")
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--separate-threads=yes",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--count",
-                str(n),
-            ],
-            check=True,
-            capture_output=True,
-            env={
-                **env,
-                "OTEL_PYTHON_COST_INSTANCE_TYPE": "m5.large",
-                "OTEL_PYTHON_COST_PRICING_API": "false",
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "OTEL_PYTHON_COST_STORE_URL": "none",
-            },
-        )
-        return callgrind_total(out + "-01")
+    return callgrind_threads([sys.executable, __file__, "--count", str(n)], env)[0]
 
 
 def _count(n: int) -> None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -33,7 +31,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import set_span_in_context
 
 from opentelemetry_instrumentation_cost import CostInstrumentor
-from scripts.harness import callgrind_total
+from scripts.harness import callgrind_threads
 
 
 class NullExporter(SpanExporter):
@@ -70,31 +68,8 @@ def measure(children: int, rounds: int = 25, n: int = 2000) -> tuple[float, floa
 
 def _instructions(mode: str, shape: str, n: int) -> tuple[int, int]:
     """Instructions run by (the thread that made the spans, every other thread) in one counted process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "cg.out")
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--separate-threads=yes",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--count",
-                mode,
-                shape,
-                str(n),
-            ],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
-        totals = {}
-        for name in os.listdir(tmp):  # cg.out-01 (the main thread), cg.out-02, ...
-            if name.startswith("cg.out-"):
-                totals[name] = callgrind_total(os.path.join(tmp, name))
-        main = totals.pop("cg.out-01")
-        return main, sum(totals.values())
+    cmd = [sys.executable, __file__, "--count", mode, shape, str(n)]
+    return callgrind_threads(cmd, {**os.environ, "PYTHONHASHSEED": "0"})
 
 
 def _count_worker(mode: str, shape: str, n: int) -> None:

@@ -40,6 +40,24 @@ def callgrind_sum(out_dir: str, pid: str = "") -> int:
     return sum(callgrind_total(f) for f in glob.glob(f"{out_dir}/cg.{pid}*"))
 
 
+def callgrind_threads(cmd: list[str], env: dict[str, str]) -> tuple[int, int]:
+    """Run ``cmd`` (one process) under callgrind, counting each thread apart: (instructions on its main thread,
+    on every other thread together)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}", *cmd],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        totals = {name: callgrind_total(os.path.join(tmp, name)) for name in os.listdir(tmp)}
+        main = totals.pop("cg.out-01")  # cg.out-01 is the main thread; cg.out-02, ... the others
+        return main, sum(totals.values())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -94,17 +94,11 @@ class CostInstrumentor(BaseInstrumentor):
             error_once("attach", "cost: could not attach to a TracerProvider")
 
     def _provider_shutdown(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        """Flush the aggregates before the provider (and its exporters) shut down, so the metrics go out with them;
-        at exit, once more after: the host is alive until its last process ends, and an exporter's shutdown (the
-        batch processor's last export) can take a good part of a second after the ``atexit`` flush."""
-        runtime = self.runtime
-        if runtime is not None:
-            runtime.flush_bounded()
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            if runtime is not None and runtime.flusher.stopped:
-                runtime.flush_bounded(last=True)
+        """Flush the aggregates before the provider (and its exporters) shut down, so the metrics go out with them
+        (at exit, ``_at_exit`` flushes once more after the providers' shutdown)."""
+        if self.runtime is not None:
+            self.runtime.flush_bounded()
+        return wrapped(*args, **kwargs)
 
     def _at_exit(self) -> None:
         """The last flush of the process. The SDK's providers registered their ``atexit`` shutdown before the

@@ -17,7 +17,21 @@ from typing import NamedTuple
 
 from .._log import warn_once
 from ..host.local import boot_id
-from .region import LAYOUT, PrivateRegion, Region, SharedRegion
+from .region import (
+    H_MAGIC,
+    H_PRICE,
+    H_SHARE,
+    H_SHARE_SOURCE,
+    LAYOUT,
+    MAGIC,
+    S_K,
+    S_PID,
+    S_ROOTS,
+    S_START,
+    PrivateRegion,
+    Region,
+    SharedRegion,
+)
 
 _SHM = Path("/dev/shm")
 
@@ -90,8 +104,6 @@ class HostView(NamedTuple):
 
 def read_host(directory: Path | None) -> HostView | None:
     """The live processes of this host's ledger, without joining it (None: no ledger file)."""
-    from . import region as r
-
     path = ledger_path(directory)
     if not path.exists():
         return None
@@ -100,13 +112,15 @@ def read_host(directory: Path | None) -> HostView | None:
     except OSError:
         return None
     q, f = region.q, region.f
-    if q[r.H_MAGIC] != r.MAGIC:
+    if q[H_MAGIC] != MAGIC:
+        region.close()
         return HostView(path, [], 0.0, 0.0, 0)
+    dead = set(region.dead_slots())
     processes = [
-        Process(q[c + r.S_PID], region.name_of(c), q[c + r.S_START], q[c + r.S_ROOTS], q[c + r.S_K])
+        Process(q[c + S_PID], region.name_of(c), q[c + S_START], q[c + S_ROOTS], q[c + S_K])
         for c in region.live_slots()
-        if not region._dead(c)
+        if c not in dead
     ]
-    view = HostView(path, processes, f[r.H_PRICE], f[r.H_SHARE], q[r.H_SHARE_SOURCE])
+    view = HostView(path, processes, f[H_PRICE], f[H_SHARE], q[H_SHARE_SOURCE])
     region.close()
     return view

@@ -17,14 +17,10 @@ from typing import Any
 
 from .region import H_LAST, H_RATE, H_RING_POS, RING, RING_BASE
 
-N_BITS = 12  # roots in flight kept in a checkpoint (more are kept as 4095)
+# A checkpoint is one cell: ((the event's time - the session's start) << N_BITS) | the roots in flight after it
+# (more than N_MASK kept as N_MASK). The ledger writes it on its hot path; ``window`` reads it.
+N_BITS = 12
 N_MASK = (1 << N_BITS) - 1
-
-
-def checkpoint(t: int, t0: int, n: int) -> int:
-    """One ring cell: the event's time since the session started (``t0``) and the roots in flight after it (the
-    ledger writes this out on its hot path)."""
-    return ((t - t0) << N_BITS) | (n if n < N_MASK else N_MASK)
 
 
 def window(q: Any, f: Any, t: int, t0: int) -> tuple[float, float, float, float, bool]:

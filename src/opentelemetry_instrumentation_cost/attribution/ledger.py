@@ -239,7 +239,7 @@ class ComputeLedger:
             token.acc = acc
             f[s + S_SUM_ACC] += acc
             token.unpriced = f[H_UNPRICED]
-            pos = q[H_RING_POS]  # the checkpoint (``late.checkpoint``, written out)
+            pos = q[H_RING_POS]  # a checkpoint (``late.N_BITS``)
             q[RING_BASE + pos % RING] = ((last - self._t0) << N_BITS) | (n + 1 if n < N_MASK else N_MASK)
             q[H_RING_POS] = pos + 1
             token.prev = prev

@@ -41,8 +41,8 @@ class ExitHooks:
         if not self._installed:
             self._installed = True
             atexit.register(self.flush)
-            wrapt.register_post_import_hook(self._multiprocessing_imported, "multiprocessing.util")
-            wrapt.register_post_import_hook(self._billiard_imported, "billiard.util")
+            wrapt.register_post_import_hook(self._util_imported, "multiprocessing.util")
+            wrapt.register_post_import_hook(self._util_imported, "billiard.util")  # the same API, forked
             wrapt.register_post_import_hook(self._billiard_pool_imported, "billiard.pool")
         try:
             self._term.install()
@@ -72,10 +72,8 @@ class ExitHooks:
             self._flushing.release()
             self._term.end_if_deferred()
 
-    def _multiprocessing_imported(self, util: Any) -> None:
-        util.register_after_fork(self, ExitHooks._at_child_exit_of(util))
-
-    def _billiard_imported(self, util: Any) -> None:
+    def _util_imported(self, util: Any) -> None:
+        """``multiprocessing.util`` or ``billiard.util``: flush through its ``Finalize`` in each forked child."""
         util.register_after_fork(self, ExitHooks._at_child_exit_of(util))
 
     @staticmethod

@@ -28,7 +28,6 @@ class TermChain:
         self._flush = flush
         self._app: Any = None  # what the app believes is installed (None: not installed by us)
         self._signal: Callable[..., Any] = signal.signal
-        self._getsignal: Callable[..., Any] = signal.getsignal
         self.handling = False  # in the handler now
         self._deferred = False  # a flush was in progress when SIGTERM came: end once it is done
 

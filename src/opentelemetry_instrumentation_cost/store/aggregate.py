@@ -15,7 +15,7 @@ from time import time_ns
 from typing import Any
 
 from ..attribution.ledger import Token
-from .model import Key, Row, bucket
+from .model import Key, Row, bucket, merge_row
 
 _VALUES_MAX = 100_000  # per flush interval, for the per-transaction histogram; beyond it the oldest go
 _WAKE_AT = 2_000  # about 0.4 MB of queued tuples
@@ -103,11 +103,7 @@ class Aggregator:
     def add(self, key: Key, row: Row) -> None:
         """Add a row made elsewhere (idle time)."""
         with self._lock:
-            existing = self._rows.get(key)
-            if existing is None:
-                self._rows[key] = row
-            else:
-                existing.merge(row)
+            merge_row(self._rows, key, row)
 
     def reset_after_fork(self) -> None:
         self._lock = threading.Lock()

@@ -15,7 +15,7 @@ from .._log import error_once, warn_once
 from ..attribution.ledger import ComputeLedger
 from ..transactions.names import IDLE, UNENDED, UNTRACED
 from .aggregate import Aggregator
-from .model import Batch, Key, Row, StoreUnavailable, bucket
+from .model import Batch, Key, Row, StoreUnavailable, bucket, merge_row
 
 REAP_S = 0.5  # how often a process looks for dead processes of its host
 
@@ -52,11 +52,6 @@ class Flusher:
         self._wakeup = threading.Event()  # set by the aggregator when roots pile up between intervals
         self._asked: deque[tuple[threading.Event, list[bool]]] = deque()  # flushes asked of the thread
         self.aggregator.wake = self._wakeup.set
-
-    @property
-    def stopped(self) -> bool:
-        """The last flush was asked (the process is ending)."""
-        return self._stop.is_set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="otel-cost-flush", daemon=True)
@@ -134,7 +129,7 @@ class Flusher:
             now = time_ns()
             for orphan in self.ledger.reap(now):
                 key = (bucket(now), orphan.service or self._service_name(), UNENDED, *self.aggregator.host)
-                _merge(self._orphans, key, Row(orphan.roots, orphan.compute_usd, orphan.compute_usd))
+                merge_row(self._orphans, key, Row(orphan.roots, orphan.compute_usd, orphan.compute_usd))
                 warn_once(
                     "reaped",
                     "cost: a process of this host (%s) ended without storing its last aggregates; its %d roots are "
@@ -155,10 +150,10 @@ class Flusher:
         if roots:
             self.ledger.flushed(sum(r.count for r in roots), sum(r.compute_usd for r in roots))
         if idle > 0.0:
-            _merge(rows, (bucket(now), self._service_name(), IDLE, *self.aggregator.host), Row(0, idle, idle))
+            merge_row(rows, (bucket(now), self._service_name(), IDLE, *self.aggregator.host), Row(0, idle, idle))
         orphans, self._orphans = self._orphans, {}
         for key, row in orphans.items():
-            _merge(rows, key, row)
+            merge_row(rows, key, row)
         if self.metrics is not None:
             self.metrics.record(values, idle, host)
         if rows:
@@ -190,11 +185,3 @@ class Flusher:
                 return False
             self.pending.popleft()
         return True
-
-
-def _merge(rows: dict[Key, Row], key: Key, row: Row) -> None:
-    existing = rows.get(key)
-    if existing is None:
-        rows[key] = row
-    else:
-        existing.merge(row)

@@ -48,6 +48,15 @@ class Row:
         self.budget_exceeded += other.budget_exceeded
 
 
+def merge_row(rows: dict[Key, Row], key: Key, row: Row) -> None:
+    """Add ``row`` into ``rows`` under ``key`` (taken as it is when the key is new)."""
+    existing = rows.get(key)
+    if existing is None:
+        rows[key] = row
+    else:
+        existing.merge(row)
+
+
 class Batch:
     """Rows flushed together; the id makes a write idempotent (a retried batch is never added twice)."""
 
