@@ -1,8 +1,9 @@
 """Span overhead: the SDK alone vs the SDK with this package, in one run (µs per span, µs added).
 
-Two TracerProviders in one process, each with a BatchSpanProcessor and a null exporter; the package is attached
-only to the second. Rounds alternate between them so machine noise hits both alike; the fastest round of each is
-kept (the least disturbed estimate of the work itself).
+Two worker processes, each with a TracerProvider, a BatchSpanProcessor and a null exporter; the package is loaded
+only in the second (it patches the SDK's span processor class, so a baseline in the same process would pay for it
+too). Rounds alternate between them so machine noise hits both alike; the fastest round of each is kept (the least
+disturbed estimate of the work itself).
 
 On a small shared VM wall-clock noise (about ±1 µs per span between runs) is larger than what a child span adds,
 so where valgrind is installed the added cost is also counted in instructions (callgrind: deterministic), for
@@ -14,6 +15,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -58,11 +60,41 @@ def run(tracer, children: int, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def measure(children: int, rounds: int = 25, n: int = 2000) -> tuple[float, float]:
+class Worker:
+    """A process that times rounds of traces when asked (``--serve base|cost``): one line in, seconds out."""
+
+    def __init__(self, mode: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def round(self, children: int, n: int) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{children} {n}\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def _serve(mode: str) -> None:
+    if mode == "cost":
+        CostInstrumentor().instrument()
+        CostInstrumentor().runtime.settled.wait(5)
+    tracer = provider().get_tracer("bench")
+    for line in sys.stdin:
+        children, n = map(int, line.split())
+        print(run(tracer, children, n), flush=True)
+
+
+def measure(base: Worker, cost: Worker, children: int, rounds: int = 25, n: int = 2000) -> tuple[float, float]:
     base_t, cost_t = [], []
     for _ in range(rounds):
-        base_t.append(run(BASE, children, n))
-        cost_t.append(run(COST, children, n))
+        base_t.append(base.round(children, n))
+        cost_t.append(cost.round(children, n))
     return min(base_t), min(cost_t)
 
 
@@ -122,26 +154,21 @@ def _instruction_table(sdk_us_per_span: float, n: int = 1000) -> None:
     )
 
 
-BASE = COST = None
-
-
 def main() -> None:
-    global BASE, COST
-    BASE = provider().get_tracer("bench")
-    CostInstrumentor().instrument()
-    COST = provider().get_tracer("bench")
-    CostInstrumentor().runtime.settled.wait(5)
+    base, cost = Worker("base"), Worker("cost")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print(f"{'trace shape':<28}{'SDK µs/span':>12}{'+cost µs/span':>15}{'ratio':>8}")
     results = {}
     for children in (1, 10):
-        base, cost = measure(children)
+        b, c = measure(base, cost, children)
         spans = children + 1
-        results[children] = (base, cost)
+        results[children] = (b, c)
         print(
-            f"{'root + ' + str(children) + ' child(ren)':<28}{base / spans * 1e6:>12.2f}{cost / spans * 1e6:>15.2f}"
-            f"{cost / base:>8.3f}"
+            f"{'root + ' + str(children) + ' child(ren)':<28}{b / spans * 1e6:>12.2f}{c / spans * 1e6:>15.2f}"
+            f"{c / b:>8.3f}"
         )
+    base.close()
+    cost.close()
     b1 = results[1][0]
     print("(wall clock on a small shared VM moves by about ±1 µs per span between runs: the instruction counts below")
     print(" are the figures to trust)")
@@ -154,5 +181,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--count"]:
         _count_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1:2] == ["--serve"]:
+        _serve(sys.argv[2])
     else:
         main()

@@ -163,3 +163,52 @@ def test_processes_started_after_all_earlier_ones_died_share_one_new_session(tmp
         assert view is not None and sorted(p.pid for p in view.processes) == sorted(p.pid for p in procs)
         for p in procs:
             p.communicate("")
+
+
+@pytest.mark.parametrize("idle_taken", [False, True])
+def test_a_late_open_gets_its_fair_share_from_the_hosts_idle(idle_taken: bool) -> None:
+    """B starts at 2 s but reaches the ledger after A (1 s to 3 s) has closed, as a Flask root does whose start
+    time is taken at the WSGI entry. A has been charged the whole of 2-3 s; B's half of it comes out of the host's
+    idle: the idle of 0-1 s, or, once that was taken, the next idle time (4-5 s). Conservation holds."""
+    led = ComputeLedger(0)
+    led.set_rate(RATE, 0)
+    taken = 0.0
+    a = led.open(1 * S, Token(1, 1))
+    if idle_taken:
+        taken += led.take(1 * S)[0]
+        assert taken == pytest.approx(0.001)
+    assert led.close(a, 3 * S) == pytest.approx(0.002)  # alone, as far as the ledger knew
+    b = led.open(2 * S, Token(2, 1))
+    assert led.close(b, 4 * S) == pytest.approx(0.0015)  # exact: 0.0005 shared + 0.001 alone
+    after_b = led.take(4 * S)[0]
+    assert after_b == pytest.approx(0.0 if idle_taken else 0.0005)  # 0: what it borrowed is not repaid yet
+    taken += after_b + led.take(5 * S)[0]
+    assert 0.002 + 0.0015 + taken == pytest.approx(0.005) == pytest.approx(led.totals(5 * S).host_usd)
+
+
+def test_a_late_open_borrows_at_most_a_second_of_idle() -> None:
+    """With no idle ever (A opened at 0, the idle taken), B late by 3 s can borrow one second's worth of the host
+    (0.001 USD here) and goes without the rest of its half of A's 3 s: never a negative idle beyond the bound."""
+    led = ComputeLedger(0)
+    led.set_rate(RATE, 0)
+    a = led.open(0, Token(1, 1))
+    assert led.close(a, 4 * S) == pytest.approx(0.004)
+    b = led.open(1 * S, Token(2, 1))  # the fair half of 1-4 s is 0.0015; 0.001 can be borrowed
+    assert led.close(b, 4 * S) == pytest.approx(0.001)
+    assert led.totals(4 * S).idle_usd == pytest.approx(-0.001)
+
+
+def test_a_root_a_little_late_leaves_the_roots_total_exact() -> None:
+    """Late by 1 ms (under ``BORROW_AFTER_NS``): B goes without what A, already ended, had too much, so the roots'
+    total and the idle stay what they were (A's extra is B's loss)."""
+    ms = S // 1000
+    led = ComputeLedger(0)
+    led.set_rate(RATE, 0)
+    a = led.open(1 * ms, Token(1, 1))
+    cost_a = led.close(a, 3 * ms)
+    b = led.open(2 * ms, Token(2, 1))
+    cost_b = led.close(b, 4 * ms)
+    assert cost_a == pytest.approx(2e-6) and cost_b == pytest.approx(1e-6)  # fair: 1.5e-6 each
+    totals = led.totals(4 * ms)
+    assert totals.idle_usd == pytest.approx(1e-6)  # 0-1 ms, untouched
+    assert cost_a + cost_b + totals.idle_usd == pytest.approx(totals.host_usd)

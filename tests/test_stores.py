@@ -4,8 +4,10 @@ many writers adding up, and an outage (store down at start, cut mid-run, back) w
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -398,3 +400,46 @@ def test_doctor_says_why_postgresql_refuses(tmp_path: Path, pg_url: str) -> None
     assert doctor.returncode == 1, doctor.stderr
     assert 'database "no_such_database_here" does not exist' in doctor.stdout, doctor.stdout
     assert "PoolTimeout" not in doctor.stdout
+
+
+def test_a_child_forked_while_its_parent_writes_sqlite_can_write(tmp_path: Path) -> None:
+    """SQLite keeps its lock state per process, in memory a fork copies: a child forked while its parent was in a
+    write transaction could never write that file (it waits out the busy timeout on a lock nobody holds; Celery's
+    prefork children lost their last aggregates so). The fork now waits for the write. The parent writes big
+    batches on a thread, the main thread forks 10 children in the middle of it; each must write within 5 s
+    (before the fix, 7 of 10 never could)."""
+    path = tmp_path / "c.db"
+    parent = SQLiteStore(path)
+    big = {(NOW, "shop", f"GET /{i}", "m5.large", "us-east-1", "web-1", "b1"): Row(1, 0.1) for i in range(1000)}
+    stop = [time.monotonic() + 60]
+    writes = [0]
+
+    def writer() -> None:
+        while time.monotonic() < stop[0]:
+            parent.write(Batch(dict(big)))
+            writes[0] += 1
+            time.sleep(0.002)  # a flusher writes now and then, not back to back
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    failed = 0
+    try:
+        while writes[0] == 0:
+            time.sleep(0.01)
+        for i in range(10):
+            pid = os.fork()
+            if pid == 0:  # the child: write, or give up after 5 s
+                threading.Timer(5, os._exit, (3,)).start()
+                try:
+                    SQLiteStore(path).write(Batch({(NOW, "child", str(i), "m5.large", "us-east-1", "h", "b"): Row(1)}))
+                    os._exit(0)
+                except BaseException:
+                    os._exit(4)
+            failed += os.waitpid(pid, 0)[1] != 0
+            time.sleep(0.013)
+    finally:
+        stop[0] = 0.0
+        thread.join(30)
+    assert failed == 0
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM otel_cost_transactions WHERE service = 'child'").fetchone() == (10,)

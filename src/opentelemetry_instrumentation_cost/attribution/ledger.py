@@ -49,6 +49,8 @@ from .region import (
 )
 
 NS_PER_HOUR = 3_600_000_000_000
+BORROW_AFTER_NS = 20_000_000  # a root this late takes its fair share whole (``ComputeLedger._backdate``)
+IDLE_DEBT_NS = 1_000_000_000  # how much of the host's time such roots may borrow from the next idle time
 
 
 class Orphans(NamedTuple):
@@ -256,24 +258,35 @@ class ComputeLedger:
         self._opened = True
 
     def _backdate(self, t: int, others: int, acc: float) -> float:
-        """A root opened at ``t``, before the integral's clock: it gets its share since ``t``, taken from the idle
-        time and from the ``others`` in flight then (their ``acc`` lowered by what they had too much). Returns the
-        ``acc`` it opened at."""
+        """A root opened at ``t``, before the integral's clock. Returns the ``acc`` it opened at.
+
+        The idle time in the window was its alone. The ``others`` in flight now, if every one of them was in flight
+        throughout, each give back exactly what they had too much. What roots that closed inside the window had too
+        much is already written on their spans: a root a little late (the usual case, ``late.py``) goes without it,
+        which keeps the roots' total exact. A root later than ``BORROW_AFTER_NS`` (its process stalled between its
+        start time and its open) would lose most of its share: it takes its fair share whole, the rest borrowed
+        from the host's idle, which may owe up to ``IDLE_DEBT_NS`` of the host's time to the next idle time (``take``
+        reports no idle until it is repaid). No root in flight is charged for it: no share may turn negative."""
         f = self._f
-        idle, overpaid, _, _, opened_inside = window(self._q, f, t, self._t0)
-        f[H_IDLE] -= idle
-        if others and not opened_inside:  # every one of them was in flight throughout: each gives back exactly
-            f[H_ACC] = acc = acc - overpaid
-            return acc - idle - overpaid * others
-        return acc - idle
+        w = window(self._q, f, t, self._t0)
+        given = 0.0
+        if others and not w.opened:
+            f[H_ACC] = acc = acc - w.overpaid
+            given = w.overpaid * others
+        borrowed = 0.0
+        if self._q[H_LAST] - t > BORROW_AFTER_NS:
+            spare = f[H_IDLE] - w.idle - f[H_IDLE_TAKEN] + f[H_RATE] * IDLE_DEBT_NS
+            borrowed = min(max(0.0, w.fair - given), max(0.0, spare))
+        f[H_IDLE] -= w.idle + borrowed
+        return acc - w.idle - given - borrowed
 
     def _overstay(self, t: int, others: int, cost: float) -> float:
         """A root closed at ``t``, before the integral's clock: what it was charged after ``t`` goes back, to idle
         time where it was the only root in flight, else to the ``others`` still in flight."""
         f = self._f
-        _, _, member, alone, _ = window(self._q, f, t, self._t0)
-        over = max(0.0, min(cost, member))
-        idle = min(over, alone)  # where it was alone the time was idle; the rest was the others'
+        w = window(self._q, f, t, self._t0)
+        over = max(0.0, min(cost, w.member))
+        idle = min(over, w.alone)  # where it was alone the time was idle; the rest was the others'
         f[H_IDLE] += idle
         if others > 0:
             f[H_ACC] += (over - idle) / others

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 MAGIC = 0x0C05_7A77_1ED6_E701
-LAYOUT = 2  # 2: the ring of checkpoints (``late.py``)
+LAYOUT = 3  # 2: the ring of checkpoints (``late.py``); 3: a ring of 1,024
 CELL = 8
-RING = 32  # checkpoints kept for late events: one cell each, ((time - session start) << 12) | roots in flight
+RING = 1024  # checkpoints kept for late events: one cell each, ((time - session start) << 12) | roots in flight
 RING_BASE = 32  # first cell of the ring
 HEADER_CELLS = RING_BASE + RING
 SLOT_CELLS = 16

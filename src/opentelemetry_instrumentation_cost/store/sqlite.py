@@ -1,12 +1,22 @@
-"""The embedded default: one SQLite file in WAL mode, safe with several processes writing."""
+"""The embedded default: one SQLite file in WAL mode, safe with several processes writing.
+
+A connection lives for one write or read: a process never holds the file open between flushes. SQLite keeps its
+POSIX lock state per process, in memory a fork copies; a child that opens the same file again shares that copy,
+and if the parent held the file open it waits out the busy timeout on locks no process holds (Celery's prefork
+children and ``multiprocessing`` children lost their last aggregates so). A fork waits for a write in progress
+(at most ``FORK_WAIT_S``), so the copy it makes never has the file open.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from .._fork import renew_lock_after_fork
 from .model import Batch, StoreUnavailable
 from .schema import BATCHES, COLUMNS, HOST, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
 
@@ -23,68 +33,68 @@ _DDL = (
 _UPSERT = upsert("?", "?", "MAX")
 
 
+FORK_WAIT_S = 1.0
+
+
 class SQLiteStore:
     def __init__(self, path: Path, retention_days: int = 90) -> None:
         self.path = path
         self.retention_s = retention_days * 86400
-        self._conn: sqlite3.Connection | None = None
+        self._schema_ready = False
         self._lock = threading.Lock()
+        renew_lock_after_fork(self, hold_s=FORK_WAIT_S)
 
     def describe(self) -> str:
         return f"sqlite:///{self.path}"
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one use (under ``_lock``), with the schema made or migrated on the first."""
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"SQLite {self.path}: {exc.__class__.__name__}: {exc}") from None
+        try:
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("BEGIN IMMEDIATE")
-            _migrate_v1(conn)
-            for ddl in _DDL:
-                conn.execute(ddl)
-            conn.execute(f"INSERT OR IGNORE INTO {VERSIONS} VALUES (?, ?)", (SCHEMA_VERSION, time.time()))
-            conn.execute("COMMIT")
-            self._conn = conn
-        return self._conn
+            if not self._schema_ready:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                _migrate_v1(conn)
+                for ddl in _DDL:
+                    conn.execute(ddl)
+                conn.execute(f"INSERT OR IGNORE INTO {VERSIONS} VALUES (?, ?)", (SCHEMA_VERSION, time.time()))
+                conn.execute("COMMIT")
+                self._schema_ready = True
+            yield conn
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"SQLite {self.path}: {exc.__class__.__name__}: {exc}") from None
+        finally:
+            conn.close()
 
     def write(self, batch: Batch) -> None:
         """Apply a batch once: its id is recorded in the same transaction as its rows."""
-        with self._lock:
+        with self._lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn = self._connection()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    cur = conn.execute(f"INSERT OR IGNORE INTO {BATCHES} VALUES (?, ?)", (batch.id, time.time()))
-                    if cur.rowcount == 1:
-                        conn.executemany(_UPSERT, [row_values(k, r) for k, r in batch.rows.items()])
-                    conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < ?", (time.time() - self.retention_s,))
-                    conn.execute(f"DELETE FROM {TABLE} WHERE bucket_start < ?", (time.time() - self.retention_s,))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, OSError) as exc:
-                self._conn = None
-                raise StoreUnavailable(f"SQLite {self.path}: {exc.__class__.__name__}: {exc}") from None
+                cur = conn.execute(f"INSERT OR IGNORE INTO {BATCHES} VALUES (?, ?)", (batch.id, time.time()))
+                if cur.rowcount == 1:
+                    conn.executemany(_UPSERT, [row_values(k, r) for k, r in batch.rows.items()])
+                conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < ?", (time.time() - self.retention_s,))
+                conn.execute(f"DELETE FROM {TABLE} WHERE bucket_start < ?", (time.time() - self.retention_s,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def rows(self, since_epoch: float) -> list[tuple]:
         """Stored rows from ``since_epoch`` on, as tuples in ``schema.COLUMNS`` order."""
-        with self._lock:
-            try:
-                return (
-                    self._connection()
-                    .execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE bucket_start >= ?", (int(since_epoch),))
-                    .fetchall()
-                )
-            except (sqlite3.Error, OSError) as exc:
-                self._conn = None
-                raise StoreUnavailable(f"SQLite {self.path}: {exc.__class__.__name__}: {exc}") from None
+        with self._lock, self._connection() as conn:
+            query = f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE bucket_start >= ?"
+            return conn.execute(query, (int(since_epoch),)).fetchall()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Nothing is held between uses."""
 
 
 def _migrate_v1(conn: sqlite3.Connection) -> None:
