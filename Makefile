@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_boto3.py
 	$(BIN)/python bench/bench_flask.py
 	$(BIN)/python bench/bench_hosts.py
+	$(BIN)/python bench/bench_memory.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

@@ -97,9 +97,11 @@ def test_http_workers_split_one_host(tmp_path: Path, server: str) -> None:
         collect(run, receiver, tmp_path, (SERVER,))
     assert load.errors == 0 and set(load.statuses) == {200}, load
     assert run.returncode == 0, run.stderr[-2000:]
-    # threads of one worker also wait for its GIL between a root's start time and its open: 3.3% seen per worker
+    # Per worker: 0.3% to 0.8% in most runs; a worker stalled for a few hundred ms moves its and the others' sums
+    # by up to about 3% (README, Known limits). With gthread, threads also wait for the GIL between a root's
+    # start time and its open.
     threads = server == "gunicorn-gthread"
-    _check(run, served=load.requests + 1, per_worker_rel=4e-2 if threads else 2e-2, p90=0.30 if threads else 0.20)
+    _check(run, served=load.requests + 1, per_worker_rel=4e-2, p90=0.30 if threads else 0.20)  # +1: the probe
 
 
 def test_celery_prefork_children_split_one_host(tmp_path: Path) -> None:

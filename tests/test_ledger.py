@@ -212,3 +212,42 @@ def test_a_root_a_little_late_leaves_the_roots_total_exact() -> None:
     totals = led.totals(4 * ms)
     assert totals.idle_usd == pytest.approx(1e-6)  # 0-1 ms, untouched
     assert cost_a + cost_b + totals.idle_usd == pytest.approx(totals.host_usd)
+
+
+@pytest.mark.parametrize("records_its_pid", [True, False])
+def test_a_process_killed_holding_the_host_lock_does_not_stall_the_others(
+    tmp_path: Path, records_its_pid: bool
+) -> None:
+    """The host's mutex is a semaphore in shared memory, which the kernel does not give back when its holder dies.
+    A process SIGKILLed while holding it (in its few microseconds, or, here, on purpose) is found by the next one
+    that waits for it: dead holder, within 0.25 s of waiting; a holder that died before writing its pid, 2 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from opentelemetry_instrumentation_cost.attribution.hostfile import open_region
+    from opentelemetry_instrumentation_cost.attribution.region import H_HOLDER
+
+    led = ComputeLedger(time.time_ns(), open_region(tmp_path), "survivor")
+    led.set_rate(RATE, time.time_ns())
+    take = "R.acquire()" if records_its_pid else "R._sem.acquire()"
+    script = (
+        "import sys; from pathlib import Path; "
+        "from opentelemetry_instrumentation_cost.attribution.hostfile import open_region; "
+        "from opentelemetry_instrumentation_cost.attribution.ledger import ComputeLedger; "
+        f"R = ComputeLedger(0, open_region(Path({str(tmp_path)!r})), 'victim').region; {take}; "
+        "print('holding', flush=True); sys.stdin.read()"
+    )
+    victim = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert victim.stdout is not None and victim.stdout.readline() == "holding\n"
+    assert led.region.q[H_HOLDER] == (victim.pid if records_its_pid else 0)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    t0 = time.monotonic()
+    token = led.open(time.time_ns(), Token(1, 1))
+    waited = time.monotonic() - t0
+    assert led.close(token, time.time_ns()) is not None
+    assert waited < (1.0 if records_its_pid else 3.0), waited
+    assert led.region.q[H_HOLDER] == 0

@@ -134,3 +134,20 @@ def test_metrics_through_the_meter_provider() -> None:
     (hist,) = data["cost.transaction.usd"].data.data_points
     assert (hist.count, hist.sum) == (3, pytest.approx(sum(s.attributes["cost.transaction.usd"] for s in roots)))
     assert data["cost.idle.usd"].data.data_points[0].value > 0
+
+
+def test_a_name_past_the_cap_is_answered_from_memory() -> None:
+    """Past the cap, a name seen before is ``<other>`` without being cleaned or looked up under the lock again
+    (it cost 14,000 instructions a root); what it became, admitted, cleaned or ``<other>``, stays what it was."""
+    from opentelemetry_instrumentation_cost.transactions.names import TransactionNames
+
+    names = TransactionNames(2)
+    assert [names.admit(n) for n in ("GET /a", "GET /b\n", "GET /c", "GET /c", "GET /a")] == [
+        "GET /a",
+        "GET /b",
+        OTHER,
+        OTHER,
+        "GET /a",
+    ]
+    assert len(names) == 2 and names._known == {"GET /a": "GET /a", "GET /b\n": "GET /b", "GET /c": OTHER}
+    assert names.admit("<idle>") == OTHER

@@ -6,14 +6,21 @@ slot for its own in-flight roots, so that when it dies another process can close
 
 * ``PrivateRegion``: a ``bytearray`` and a thread lock, with one slot: today's per-process ledger, the special case.
 * ``SharedRegion``: a memory-mapped file in a per-boot, per-cgroup place (``attribution/hostfile.py``), shared by
-  every instrumented process of the host. The mutex is a thread lock plus ``flock`` on the file (the kernel drops
-  it when a process dies). Each process holds a POSIX record lock on its own slot's bytes for its whole life: a
-  slot whose lock can be taken belongs to a dead process (SIGKILL, OOM), whatever its pid says.
+  every instrumented process of the host. The mutex is a named POSIX semaphore (CPython's ``_multiprocessing``
+  ``SemLock``, what ``multiprocessing.Lock`` is made of): taken and given in user space when uncontended, with no
+  system call and without letting go of the GIL (``flock``, the first design, cost two system calls per event, and
+  each one let another thread take the GIL inside the critical section: 64 threads convoyed). Each process holds a
+  POSIX record lock on its own slot's bytes for its whole life: a slot whose lock can be taken belongs to a dead
+  process (SIGKILL, OOM), whatever its pid says. A process that dies holding the semaphore (it is held for a few
+  microseconds) is found by the next one that waits ``SEM_WAIT_S`` for it, which gives it back (under ``flock``,
+  so that only one does).
 """
 
 from __future__ import annotations
 
+import _multiprocessing
 import fcntl
+import hashlib
 import mmap
 import os
 import threading
@@ -31,11 +38,13 @@ SLOT_CELLS = 16
 MAX_SLOTS = 512
 SIZE = (HEADER_CELLS + SLOT_CELLS * MAX_SLOTS) * CELL
 NAME_BYTES = 64
+SEM_WAIT_S = 0.25  # a wait this long for the semaphore looks for a dead holder
+_SEMAPHORE = 1  # _multiprocessing's kind: a counting semaphore (a mutex kind would be owned by one thread)
 
 # header cells (q: int, f: float)
 H_MAGIC, H_LAYOUT, H_CREATED, H_LAST, H_N, H_PRICED, H_BILLS_IDLE, H_OPENED, H_BUSY_NS = range(9)
 H_RATE, H_ACC, H_UNPRICED, H_HOST, H_IDLE, H_ATTRIBUTED, H_IDLE_TAKEN, H_HOST_TAKEN = range(9, 17)
-H_PRICE, H_SHARE, H_SHARE_SOURCE, H_SLOTS_USED, H_RING_POS, H_IDLE_NS = range(17, 23)
+H_PRICE, H_SHARE, H_SHARE_SOURCE, H_SLOTS_USED, H_RING_POS, H_IDLE_NS, H_HOLDER = range(17, 24)
 _PRICE_CELLS = (H_PRICED, H_BILLS_IDLE, H_RATE, H_PRICE, H_SHARE, H_SHARE_SOURCE)  # copied as raw 8-byte cells
 # slot cells, from the slot's first cell
 S_PID, S_START, S_K, S_SUM_ACC, S_UNFLUSHED, S_UNFLUSHED_N, S_ROOTS = range(7)
@@ -135,6 +144,7 @@ class SharedRegion(Region):
         try:
             os.ftruncate(self._fd, SIZE) if os.fstat(self._fd).st_size < SIZE else None
             self._map = mmap.mmap(self._fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self._sem = _named_semaphore(path)
         except BaseException:
             os.close(self._fd)
             raise
@@ -147,26 +157,43 @@ class SharedRegion(Region):
         return os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
 
     def _new_lock(self) -> None:
-        lock = threading.Lock()
-        fd, flock, ex, un = self._fd, fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
-        take, give = lock.acquire, lock.release
+        """``acquire``/``release``: the host's semaphore, the holder's pid in the header; ``lock``: this process's
+        thread lock, for what only its own tokens hold."""
+        self.lock = threading.Lock()
+        take, give, q, pid = self._sem.acquire, self._sem.release, self.q, os.getpid()
 
         def acquire() -> None:
-            take()
-            try:
-                flock(fd, ex)
-            except BaseException:
-                give()
-                raise
+            if not take(True, SEM_WAIT_S):
+                self._wait_or_recover()
+            q[H_HOLDER] = pid
 
         def release() -> None:
-            try:
-                flock(fd, un)
-            finally:
-                give()
+            q[H_HOLDER] = 0
+            give()
 
-        self.lock = lock
         self.acquire, self.release = acquire, release
+
+    def _wait_or_recover(self) -> None:
+        """The semaphore was not given within ``SEM_WAIT_S``: wait on, and if its holder is dead (or none is
+        recorded, a holder that died between taking it and writing its pid, for 2 s), give it back on its behalf.
+        Under ``flock``, so that one process recovers it once."""
+        unknown = 0
+        while not self._sem.acquire(True, SEM_WAIT_S):
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                holder = self.q[H_HOLDER]
+                unknown = unknown + 1 if holder == 0 else 0
+                if (holder and not self._alive(holder)) or unknown >= 8:
+                    if self._sem._get_value() == 0:
+                        self.q[H_HOLDER] = 0
+                        self._sem.release()
+                    unknown = 0
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _alive(self, pid: int) -> bool:
+        """Whether a process of this host with that pid holds its slot (its record lock)."""
+        return any(self.q[c + S_PID] == pid and not self._dead(c) for c in self.live_slots())
 
     def join(self, now_ns: int, name: str, started_ns: int | None = None) -> None:
         """Take a free slot (and its record lock, held for life). With no process of the host alive, start a new
@@ -226,5 +253,15 @@ class SharedRegion(Region):
         self._fd = self._open()
         os.close(inherited)
         self.slot = 0
-        self._new_lock()
+        self._new_lock()  # the semaphore is the host's, shared by the child as it is; the pid is the child's
         self.join(now_ns, name)
+
+
+def _named_semaphore(path: Path) -> Any:
+    """The host's semaphore, named after its ledger file (``/dev/shm/sem.otel-cost-…``), created by the first
+    process and opened by the others."""
+    name = "/otel-cost-" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+    try:
+        return _multiprocessing.SemLock(_SEMAPHORE, 1, 1, name, False)
+    except FileExistsError:
+        return _multiprocessing.SemLock._rebuild(0, _SEMAPHORE, 1, name)

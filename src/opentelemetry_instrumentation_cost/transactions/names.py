@@ -17,27 +17,35 @@ BAGGAGE_KEY = "cost.transaction"
 _CONTROL = {i: None for i in (*range(0x20), 0x7F)}
 
 
+KNOWN_MAX = 4096  # raw names remembered with what they became (admitted, cleaned or <other>)
+
+
 class TransactionNames:
     def __init__(self, max_distinct: int) -> None:
         self._max = max_distinct
         self._seen: set[str] = set()
+        self._known: dict[str, str] = {}  # raw → its name: a name past the cap costs what an admitted one does
         self._lock = threading.Lock()
         renew_lock_after_fork(self)
 
     def admit(self, raw: str) -> str:
         """The name to use for ``raw``: cleaned, and ``<other>`` once the process has seen too many."""
-        if raw in self._seen:  # the common case: a known route name, no lock
-            return raw
+        known = self._known.get(raw)  # the common case: a name seen before, no lock
+        if known is not None:
+            return known
         name = raw[: MAX_LENGTH * 4].translate(_CONTROL).strip()[:MAX_LENGTH] or OTHER
         if name in RESERVED:  # a request named <idle> (say, from a caller's baggage) would be reported as idle time
-            return OTHER
-        with self._lock:
-            if name in self._seen:
-                return name
-            if len(self._seen) >= self._max:
-                return OTHER
-            self._seen.add(name)
-            return name
+            name = OTHER
+        else:
+            with self._lock:
+                if name not in self._seen:
+                    if len(self._seen) >= self._max:
+                        name = OTHER
+                    else:
+                        self._seen.add(name)
+        if len(self._known) < KNOWN_MAX and len(raw) <= MAX_LENGTH * 4:  # bounded: hostile names are not kept
+            self._known[raw] = name
+        return name
 
     def __len__(self) -> int:
         return len(self._seen)
