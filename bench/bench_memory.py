@@ -2,7 +2,8 @@
 
 Each side is a fresh process (the package patches the SDK's classes, so a baseline in the same process would carry
 it): a TracerProvider with a BatchSpanProcessor and a null exporter, root-only traces (every span a local root),
-the package's flusher running as in an app (its store "none", so nothing is written). RSS is read from
+the package's flusher running as in an app (its store "none", so nothing is written), and on both sides the
+instrumentation framework ``opentelemetry-instrument`` loads for any instrumentation. RSS is read from
 ``/proc/self/status`` after the roots and a flush, and the growth over the process's own RSS before the roots is
 printed with it.
 """
@@ -33,6 +34,10 @@ def _worker(mode: str) -> None:
     class Null(SpanExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
+
+    # what opentelemetry-instrument loads for any instrumentation (importlib.metadata, packaging, asyncio, ...):
+    # both sides have it, so the difference is the package's own
+    import opentelemetry.instrumentation.instrumentor  # noqa: F401
 
     runtime = None
     if mode == "cost":

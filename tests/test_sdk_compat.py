@@ -161,4 +161,10 @@ def test_meter_provider_without_readers_is_known_unread() -> None:
     provider.add_metric_reader(InMemoryMetricReader())  # readers can be added later: checked at every flush
     assert has_no_reader(provider) is False
     assert has_no_reader(MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)) is False
-    assert has_no_reader(NoOpMeterProvider()) is False
+    assert has_no_reader(NoOpMeterProvider()) is True
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+
+    proxy = _ProxyMeterProvider()  # the global one before any SDK provider is set
+    assert has_no_reader(proxy) is True
+    proxy.on_set_meter_provider(provider)
+    assert has_no_reader(proxy) is False

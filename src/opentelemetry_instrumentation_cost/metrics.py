@@ -40,9 +40,14 @@ class CostMetrics:
             "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
         )
 
+    def wants_values(self) -> bool:
+        """Whether anything could read the metrics: without a reader (``--metrics_exporter none``) the aggregates
+        keep no per-root values for them (100,000 roots between flushes were 5 MB)."""
+        return not has_no_reader(self._provider or metrics.get_meter_provider())
+
     def record(self, values: list[Value], idle: float, host: float = 0.0) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
-        if has_no_reader(self._provider or metrics.get_meter_provider()):
+        if not self.wants_values():
             return
         sums: dict[tuple[str, str], float] = {}
         attrs = self._attrs

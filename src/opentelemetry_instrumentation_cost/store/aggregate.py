@@ -35,6 +35,7 @@ class Aggregator:
         self.host = host  # (instance type, region, host, boot): the last parts of every key (see ``model.Key``)
         self._services: dict[int, str] = {}
         self.wake: Callable[[], None] | None = None  # set by the flusher
+        self.wants_values: Callable[[], bool] = lambda: True  # set by the flusher: whether metrics can be read
 
     def record(self, token: Token, resource: Any) -> None:
         """One ended local root (see ``attribution.roots.RootSink``), queued as a tuple of plain values: the
@@ -82,6 +83,7 @@ class Aggregator:
     def _fold(self) -> None:
         """Move the queued roots into rows and metric values (under ``_lock``)."""
         ended, rows, values = self._ended, self._rows, self._values
+        keep = self.wants_values()
         host = self.host
         for _ in range(len(ended)):
             end_ns, service, name, compute, services, by_service, exceeded = ended.popleft()  # atomic vs append
@@ -98,7 +100,8 @@ class Aggregator:
                 row.max_usd = total
             if exceeded:
                 row.budget_exceeded += 1
-            values.append((name, total, compute, by_service))
+            if keep:
+                values.append((name, total, compute, by_service))
 
     def add(self, key: Key, row: Row) -> None:
         """Add a row made elsewhere (idle time)."""

@@ -45,6 +45,7 @@ class Flusher:
         self._before_take = before_take  # closes roots collected without end(), so their shares are in this flush
         self._service_name = service_name
         self.metrics = metrics
+        aggregator.wants_values = (lambda: False) if metrics is None else metrics.wants_values
         self._orphans: dict[Key, Row] = {}  # what dead processes of the host left, for the next batch
         self.pending: deque[Batch] = deque()
         self.dropped_batches = 0
