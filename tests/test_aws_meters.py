@@ -220,6 +220,18 @@ def test_consumed_capacity_is_asked_for_and_hidden_again(monkeypatch: pytest.Mon
     assert [s.attributes.get("cost.estimated", False) for s in puts] == [False, False, False, True]
 
 
+def test_partiql_is_sent_as_the_app_wrote_it(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
+    """ExecuteStatement accepts ReturnConsumedCapacity but is not metered: the package leaves it alone."""
+    sent: list[bytes] = []
+    with session(monkeypatch, moto_url, "before") as (tracer, _), tracer.start_as_current_span("root"):
+        ddb = boto3.client("dynamodb")
+        _table(ddb, "partiql")
+        ddb.meta.events.register("before-send.dynamodb", lambda request, **_: sent.append(request.body))
+        ddb.execute_statement(Statement='SELECT * FROM "partiql"')
+    (body,) = [json.loads(b) for b in sent if b and b"Statement" in b]
+    assert body == {"Statement": 'SELECT * FROM "partiql"'}
+
+
 def test_estimation_when_consumed_capacity_is_turned_off(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
     with session(monkeypatch, moto_url, "before", dynamodb_consumed_capacity=False) as (tracer, exporter):
         ddb = boto3.client("dynamodb")
@@ -318,3 +330,26 @@ def test_bedrock_converse_and_invoke_model(
     assert agent["cost.transaction.usd"] == pytest.approx(
         agent["cost.compute.usd"] + a["cost.usd"] + invoke["cost.usd"]
     )
+
+
+def test_a_mocked_make_request_returning_no_response_is_not_an_error(
+    monkeypatch: pytest.MonkeyPatch, moto_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Apps' own tests often mock ``Endpoint.make_request``; with a parsed response of None the package used to
+    raise AttributeError in its hook and log "failed to meter an AWS call". The app gets what its mock returns."""
+    from unittest import mock
+
+    class Http:
+        def __init__(self) -> None:
+            self.status_code, self.headers = 200, {}
+
+    with session(monkeypatch, moto_url, "none") as (tracer, exporter):
+        ddb = boto3.client("dynamodb")
+        with (
+            mock.patch("botocore.endpoint.Endpoint.make_request", return_value=(Http(), None)),
+            tracer.start_as_current_span("root"),
+        ):
+            assert ddb.put_item(TableName="t", Item={"pk": {"S": "1"}}) is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records
+    (root,) = exporter.get_finished_spans()
+    assert "cost.compute.usd" in root.attributes

@@ -15,6 +15,7 @@ BAD = {
     "OTEL_PYTHON_COST_DISCOUNT": ("1.5", "discount", 0.0),
     "OTEL_PYTHON_COST_PRICING_API": ("sometimes", "pricing_api", True),
     "OTEL_PYTHON_COST_PRICING_API_REGION": ("eu-west-1", "pricing_api_region", "us-east-1"),
+    "OTEL_PYTHON_COST_PRICING_REGION": ("not a region!", "pricing_region", None),
     "OTEL_PYTHON_COST_CACHE_TTL": ("-5", "cache_ttl_s", 86400.0),
     "OTEL_PYTHON_COST_HOST_SHARE": ("2", "host_share", None),
     "OTEL_PYTHON_COST_HOST_WIDE": ("per-process", "host_wide", True),
@@ -38,7 +39,6 @@ def test_every_variable_is_covered() -> None:
     named = set(re.findall(r'"(OTEL_PYTHON_COST_[A-Z_0-9]+)"', source))
     free_text = {
         "OTEL_PYTHON_COST_INSTANCE_TYPE",
-        "OTEL_PYTHON_COST_PRICING_REGION",
         "OTEL_PYTHON_COST_BUDGETS",
         "OTEL_PYTHON_COST_CACHE_DIR",
         "OTEL_PYTHON_COST_LEDGER_DIR",  # one that cannot be used is warned about when the ledger opens
@@ -111,3 +111,19 @@ def test_bad_price_file_content_warns_and_keeps_the_rest(tmp_path: Path, caplog:
     assert overrides.get("instances", "m5.large").usd == 0.05
     assert overrides.get("instances", "c5.large") is None
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
+
+
+@pytest.mark.parametrize(
+    "region", ["us-east-1", "eu-central-2", "ap-southeast-5", "us-gov-west-1", "cn-northwest-1", "mx-central-1"]
+)
+def test_region_codes_are_accepted(region: str, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"OTEL_PYTHON_COST_PRICING_REGION": region})
+    assert settings.pricing_region == region and not caplog.records
+
+
+@pytest.mark.parametrize("region", ["Ireland", "eu-west", "us-east-1a", "eu_west_1", "EU-WEST-1"])
+def test_what_is_not_a_region_code_is_named_in_a_warning(region: str, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"OTEL_PYTHON_COST_PRICING_REGION": region})
+    (record,) = caplog.records
+    assert settings.pricing_region is None
+    assert "OTEL_PYTHON_COST_PRICING_REGION" in record.getMessage() and "the host's own region" in record.getMessage()

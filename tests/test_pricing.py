@@ -243,3 +243,36 @@ def test_a_worker_forked_while_the_api_is_asked_asks_again(monkeypatch: pytest.M
         master = _root_attrs(exporter, provider)["cost.pricing.source"]
     assert (master, child) == ("api", "True api")
     assert fake.get_products_calls() == 2  # once by the master, once by the worker
+
+
+def test_the_price_list_call_is_invisible_with_the_botocore_instrumentation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With the botocore instrumentation loaded, the package's own Price List call used to be traced as a local
+    root ``Pricing.GetProducts``: it took a compute share from real requests, reached the user's traces and was
+    stored as a transaction. Now: no span of it exported, no row of it stored, and the price found all the same."""
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+    from opentelemetry_instrumentation_cost.store.open import open_store
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    with FakePriceList(PricingConfig(prices={("m5.large", "us-east-1"): 0.1})) as fake:
+        _use_api(monkeypatch, fake, OTEL_PYTHON_COST_STORE_URL=url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        provider, exporter = memory_provider()
+        BotocoreInstrumentor().instrument(tracer_provider=provider)
+        try:
+            with instrumented(tracer_provider=provider) as inst:
+                assert inst.runtime is not None and inst.runtime.settled.wait(15)
+                assert inst.runtime.compute is not None and inst.runtime.compute.price.usd == 0.1
+                attrs = _root_attrs(exporter, provider)
+                assert inst.runtime.flush()
+        finally:
+            BotocoreInstrumentor().uninstrument()
+    assert fake.get_products_calls() == 1 and attrs["cost.pricing.source"] == "api"
+    assert [s.name for s in exporter.get_finished_spans()] == ["root"]
+    store = open_store(url)
+    transactions = {r[2] for r in store.rows(0)}
+    store.close()
+    assert transactions <= {"root", "<idle>"}, transactions

@@ -6,6 +6,7 @@ A bad value never stops the app: it gives one warning naming the variable and th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -72,7 +73,7 @@ class Settings(NamedTuple):
             discount=r.parse("OTEL_PYTHON_COST_DISCOUNT", 0.0, _fraction, "0 (list prices)"),
             pricing_api=r.flag("OTEL_PYTHON_COST_PRICING_API", True),
             pricing_api_region=r.parse("OTEL_PYTHON_COST_PRICING_API_REGION", "us-east-1", _api_region, "us-east-1"),
-            pricing_region=r.text("OTEL_PYTHON_COST_PRICING_REGION"),
+            pricing_region=r.parse("OTEL_PYTHON_COST_PRICING_REGION", None, _region, "the host's own region"),
             cache_dir=r.parse("OTEL_PYTHON_COST_CACHE_DIR", None, Path, "the user cache dir"),
             cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
             host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
@@ -173,6 +174,20 @@ def _action(value: str) -> bool:
     if value not in ("annotate", "enforce"):
         raise ValueError("expected annotate or enforce")
     return value == "enforce"
+
+
+_REGION = re.compile(
+    r"(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso[a-z]?)?-"
+    r"(east|west|north|south|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?"
+)
+
+
+def _region(value: str) -> str | None:
+    """An AWS region code's shape (``eu-west-1``, ``us-gov-west-1``, ``ap-southeast-5``): a list would go stale as
+    regions open, a typo or a name (``Ireland``) would silently make every price unknown."""
+    if not _REGION.fullmatch(value):
+        raise ValueError("expected an AWS region code, e.g. eu-west-1")
+    return value
 
 
 def _api_region(value: str) -> str:

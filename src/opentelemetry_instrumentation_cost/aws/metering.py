@@ -23,6 +23,7 @@ from .._log import error_once
 from .._sdk_compat import context_getter
 from ..pricing.charges import price_metering
 from . import registry
+from .own import is_own_call
 from .services import bedrock
 from .types import Call, Meter, Metering
 
@@ -44,6 +45,8 @@ class CallMeter:
     def before_parameter_build(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         """Keep the params for ``after-call`` (which is not given them), and let the meter adjust them."""
         try:
+            if is_own_call():  # the package's own (Price List, spot prices): invisible (``aws/own.py``)
+                return
             plan = self._plans.get(model)
             if plan is None:
                 plan = self._plans[model] = _Plan(model)
@@ -56,7 +59,7 @@ class CallMeter:
     def before_call(self, model: Any, **_: Any) -> None:
         """Enforce mode: refuse a call whose transaction is already over budget (raises into the boto3 call)."""
         guard = self.runtime.guard
-        if guard is None or not self.enabled:
+        if guard is None or not self.enabled or is_own_call():
             return
         try:
             root = self.runtime.ledger.root_of(_current_span().get_span_context().trace_id)
@@ -68,7 +71,7 @@ class CallMeter:
             guard.check_call(root, name, f"{model.service_model.service_name}.{model.name}")
 
     def after_call(
-        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+        self, http_response: Any, parsed: dict[str, Any] | None, model: Any, context: dict[str, Any], **_: Any
     ) -> None:
         try:
             kept = context.get(_STATE_KEY)
@@ -77,12 +80,12 @@ class CallMeter:
             plan, params, injected = kept
             call = Call(plan.service, plan.operation, params, parsed, http_response, context)
             metering = plan.meter.measure(call)
-            if injected:
+            if injected and parsed is not None:  # None: a test of the app's mocked Endpoint.make_request
                 plan.meter.restore(parsed)
             if metering is None:
                 return
             root = self._attach(call, metering)
-            if plan.streams and "stream" in parsed:
+            if plan.streams and parsed is not None and "stream" in parsed:
                 parsed["stream"] = bedrock.MeteredStream(
                     parsed["stream"], call.operation, lambda tokens: self._stream_usage(call, root, tokens)
                 )

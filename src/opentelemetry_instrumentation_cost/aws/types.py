@@ -25,14 +25,15 @@ class Call:
         service: str,
         operation: str,
         params: Mapping[str, Any],
-        response: Mapping[str, Any],
+        response: Mapping[str, Any] | None,
         http_response: Any,
         context: Mapping[str, Any],
     ) -> None:
         self.service = service  # botocore service name, e.g. "dynamodb", "bedrock-runtime"
         self.operation = operation  # e.g. "PutItem"
         self.params = params  # the API parameters as sent (botocore's copy)
-        self.response = response  # the parsed response (an error response for 4xx/5xx)
+        # the parsed response (an error response for 4xx/5xx); None where a test mocks Endpoint.make_request
+        self.response: Mapping[str, Any] = response if response is not None else {}
         self.http_response = http_response
         self.context = context  # botocore's request context
         self.region: str = context.get("client_region") or "us-east-1"

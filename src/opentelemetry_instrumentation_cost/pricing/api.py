@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from ..aws.own import own_calls
+
 _MAX_PAGES = 10
 
 
@@ -54,7 +56,11 @@ def hourly_prices(item: str | dict[str, Any]) -> Iterator[float]:
 
 def fetch_ec2_on_demand(instance_type: str, region: str, api_region: str) -> float:
     """The list price per hour of a Linux on-demand instance; raises on any failure."""
-    client = _client("pricing", api_region)
+    with own_calls():
+        return _ec2_on_demand(_client("pricing", api_region), instance_type, region)
+
+
+def _ec2_on_demand(client: Any, instance_type: str, region: str) -> float:
     prices: set[float] = set()
     kwargs: dict[str, Any] = {
         "ServiceCode": "AmazonEC2",
@@ -77,11 +83,11 @@ def fetch_ec2_on_demand(instance_type: str, region: str, api_region: str) -> flo
 
 def fetch_spot(instance_type: str, region: str, availability_zone: str | None) -> float:
     """The current Linux spot price in the instance's AZ (else the lowest in the region)."""
-    client = _client("ec2", region)
     now = datetime.now(UTC)
-    resp = client.describe_spot_price_history(
-        InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX"], StartTime=now, EndTime=now
-    )
+    with own_calls():
+        resp = _client("ec2", region).describe_spot_price_history(
+            InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX"], StartTime=now, EndTime=now
+        )
     rows = [r for r in resp.get("SpotPriceHistory", []) if r.get("SpotPrice")]
     in_az = [r for r in rows if r.get("AvailabilityZone") == availability_zone]
     chosen = in_az or rows

@@ -24,7 +24,11 @@ class DynamoDBMeter(Meter):
     inject = True  # set from OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY when the hooks are installed
 
     def prepare(self, operation: str, params: dict[str, Any], accepts: frozenset[str]) -> bool:
+        """Ask for units on the operations metered here only (PartiQL's ExecuteStatement accepts it too, and is
+        left alone)."""
         if not self.inject or _PARAM not in accepts or _PARAM in params:
+            return False
+        if operation not in _WRITES and operation not in _READS:
             return False
         params[_PARAM] = "TOTAL"
         return True
