@@ -200,6 +200,38 @@ def test_calls_outside_any_local_root_are_stored_as_untraced(
     assert rows["root"][5] == 1 and rows["root"][8] == pytest.approx(SQS, rel=1e-12)
 
 
+def test_a_call_no_request_reaches_is_untraced_not_a_transaction(
+    monkeypatch: pytest.MonkeyPatch, moto_url: str, tmp_path: Any
+) -> None:
+    """With the botocore instrumentation, a call on a thread that did not get the request's context (an executor,
+    s3transfer's workers) makes a CLIENT span with no parent. It used to become a transaction of its own, named
+    after the operation, and take a compute share as if it were a request. Now its charge is <untraced>; the
+    request itself, on its thread, is the only transaction."""
+    import threading
+
+    from opentelemetry_instrumentation_cost import CostInstrumentor
+    from opentelemetry_instrumentation_cost.store.open import open_store
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    with session(monkeypatch, moto_url, "before", store_url=url) as (tracer, exporter):
+        sqs = boto3.client("sqs")
+        queue = sqs.create_queue(QueueName="threads")["QueueUrl"]  # at start-up: untraced too
+        with tracer.start_as_current_span("GET /work"):
+            worker = threading.Thread(target=sqs.send_message, kwargs={"QueueUrl": queue, "MessageBody": "x"})
+            worker.start()
+            worker.join()
+        runtime = CostInstrumentor().runtime
+        assert runtime is not None and runtime.flush()
+    store = open_store(url)
+    rows = {r[2]: r for r in store.rows(0)}
+    store.close()
+    assert set(rows) - {"<idle>"} == {"GET /work", "<untraced>"}, rows
+    assert rows["<untraced>"][5] == 2 and rows["<untraced>"][8] == pytest.approx(2 * SQS, rel=1e-12)
+    assert rows["GET /work"][8] == 0.0  # the request did not reach the call (no context on the thread)
+    send = _by_name(exporter)["SQS.SendMessage"][0].attributes
+    assert send["cost.usd"] == pytest.approx(SQS, rel=1e-12) and "cost.compute.usd" not in send
+
+
 def test_consumed_capacity_is_asked_for_and_hidden_again(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
     sent: list[bytes] = []
     with session(monkeypatch, moto_url, "before") as (tracer, exporter), tracer.start_as_current_span("root"):

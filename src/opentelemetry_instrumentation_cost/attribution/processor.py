@@ -19,6 +19,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ConcurrentMultiSpanProcessor, SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.trace import SpanKind
 
 from .. import semconv as sc
 from .._log import error_once
@@ -26,6 +27,10 @@ from .ledger import Token
 from .roots import RootTracker
 
 _NAME = sc.COST_TRANSACTION
+# A CLIENT span with no parent at all is an outgoing call that no request reached (start-up, a worker thread that
+# did not get the request's context): never a transaction of its own, no compute share. Its AWS charges are
+# <untraced>. (One with a remote parent is work a caller asked for, and is a local root.)
+_CLIENT = SpanKind.CLIENT
 _NO_ROOTS: dict[int, Token] = {}
 _MULTI = (SynchronousMultiSpanProcessor, ConcurrentMultiSpanProcessor)
 
@@ -58,7 +63,7 @@ def _on_start(base_on_start: Callable[..., None] | None) -> Callable[..., None]:
             parent = span._parent
             if parent is None or parent[2]:  # SpanContext: (trace_id, span_id, is_remote, ...): a local root
                 tracker = DETECTOR.tracker
-                if tracker is not None:
+                if tracker is not None and (parent is not None or span.kind is not _CLIENT):
                     tracker.started(span, parent_context)
                 return
             token = DETECTOR.roots.get(parent[0])

@@ -18,7 +18,6 @@ slot for its own in-flight roots, so that when it dies another process can close
 
 from __future__ import annotations
 
-import _multiprocessing
 import fcntl
 import hashlib
 import mmap
@@ -260,6 +259,8 @@ class SharedRegion(Region):
 def _named_semaphore(path: Path) -> Any:
     """The host's semaphore, named after its ledger file (``/dev/shm/sem.otel-cost-…``), created by the first
     process and opened by the others."""
+    import _multiprocessing  # CPython's; a platform without it falls back to the process's own ledger
+
     name = "/otel-cost-" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
     try:
         return _multiprocessing.SemLock(_SEMAPHORE, 1, 1, name, False)
