@@ -251,3 +251,20 @@ def test_a_process_killed_holding_the_host_lock_does_not_stall_the_others(
     assert led.close(token, time.time_ns()) is not None
     assert waited < (1.0 if records_its_pid else 3.0), waited
     assert led.region.q[H_HOLDER] == 0
+
+
+def test_a_process_whose_roots_were_all_stored_leaves_nothing_to_reap() -> None:
+    """Stored roots are subtracted from the slot's unstored compute; when none are left it is exactly zero (a float
+    residue was reaped, after a worker's normal exit, as "ended without storing its last aggregates")."""
+    from opentelemetry_instrumentation_cost.attribution.region import S_UNFLUSHED, S_UNFLUSHED_N
+
+    led = ComputeLedger(0)
+    led.set_rate(RATE, 0)
+    costs = []
+    for i in range(10):
+        token = led.open(i * S // 7, Token(i, 1))
+        costs.append(led.close(token, i * S // 7 + S // 3) or 0.0)
+    led.flushed(7, sum(costs[:7]))
+    led.flushed(3, costs[7] + costs[8] + costs[9])
+    slot = led.region.slot
+    assert led.region.q[slot + S_UNFLUSHED_N] == 0 and led.region.f[slot + S_UNFLUSHED] == 0.0

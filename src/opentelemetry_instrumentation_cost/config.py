@@ -67,7 +67,7 @@ class Settings(NamedTuple):
         env = os.environ if env is None else env
         r = _Reader(env)
         return cls(
-            instance_type=r.text("OTEL_PYTHON_COST_INSTANCE_TYPE"),
+            instance_type=r.parse("OTEL_PYTHON_COST_INSTANCE_TYPE", None, _instance_type, "detected"),
             imds_v1_fallback=r.flag("OTEL_PYTHON_COST_IMDS_V1_FALLBACK", False),
             price_file=r.parse("OTEL_PYTHON_COST_PRICE_FILE", None, _existing_file, "no price file"),
             discount=r.parse("OTEL_PYTHON_COST_DISCOUNT", 0.0, _fraction, "0 (list prices)"),
@@ -174,6 +174,17 @@ def _action(value: str) -> bool:
     if value not in ("annotate", "enforce"):
         raise ValueError("expected annotate or enforce")
     return value == "enforce"
+
+
+_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9-]+")
+
+
+def _instance_type(value: str) -> str | None:
+    """An EC2 instance type's shape (``m5.large``, ``u-6tb1.metal``, ``mac2-m2pro.metal``): a value that cannot be
+    one (``a big box``, ``M5.LARGE``) is detected over, rather than priced as unknown for good."""
+    if not _INSTANCE_TYPE.fullmatch(value):
+        raise ValueError("expected an instance type, e.g. m5.large")
+    return value
 
 
 _REGION = re.compile(

@@ -374,8 +374,9 @@ class ComputeLedger:
         """``roots`` ended roots worth ``compute_usd`` left for the store: no longer this process's to lose."""
         with self._lock:
             q, f, s = self._q, self._f, self._slot
-            q[s + S_UNFLUSHED_N] = max(0, q[s + S_UNFLUSHED_N] - roots)
-            f[s + S_UNFLUSHED] -= compute_usd
+            left = q[s + S_UNFLUSHED_N] = max(0, q[s + S_UNFLUSHED_N] - roots)
+            # none left: exactly nothing (a float residue would be reaped as a dead process's unstored compute)
+            f[s + S_UNFLUSHED] = f[s + S_UNFLUSHED] - compute_usd if left else 0.0
 
     def take(self, now_ns: int) -> tuple[float, float]:
         """The host's idle and total cost since any process last took them (each taken by one process only)."""
