@@ -405,18 +405,24 @@ def test_doctor_says_why_postgresql_refuses(tmp_path: Path, pg_url: str) -> None
 def test_a_child_forked_while_its_parent_writes_sqlite_can_write(tmp_path: Path) -> None:
     """SQLite keeps its lock state per process, in memory a fork copies: a child forked while its parent was in a
     write transaction could never write that file (it waits out the busy timeout on a lock nobody holds; Celery's
-    prefork children lost their last aggregates so). The fork now waits for the write. The parent writes big
-    batches on a thread, the main thread forks 10 children in the middle of it; each must write within 5 s
-    (before the fix, 7 of 10 never could)."""
+    prefork children lost their last aggregates so). The fork now waits for the flush in progress. The parent's
+    flusher writes big batches on a thread, the main thread forks 10 children in the middle of it; each must write
+    within 5 s (before the fix, 7 of 10 never could)."""
+    from opentelemetry_instrumentation_cost.store.aggregate import Aggregator
+    from opentelemetry_instrumentation_cost.store.flush import Flusher
+
     path = tmp_path / "c.db"
-    parent = SQLiteStore(path)
-    big = {(NOW, "shop", f"GET /{i}", "m5.large", "us-east-1", "web-1", "b1"): Row(1, 0.1) for i in range(1000)}
+    host = ("m5.large", "us-east-1", "web-1", "b1")
+    aggregator = Aggregator(host)
+    flusher = Flusher(aggregator, SQLiteStore(path), 3600, 10, ComputeLedger(0), lambda: None, lambda: "shop")
     stop = [time.monotonic() + 60]
     writes = [0]
 
     def writer() -> None:
         while time.monotonic() < stop[0]:
-            parent.write(Batch(dict(big)))
+            for i in range(1000):
+                aggregator.add((NOW, "shop", f"GET /{i}", *host), Row(1, 0.1))
+            assert flusher.flush()
             writes[0] += 1
             time.sleep(0.002)  # a flusher writes now and then, not back to back
 

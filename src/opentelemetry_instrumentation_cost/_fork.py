@@ -13,10 +13,24 @@ import weakref
 from typing import Any
 
 
-def renew_lock_after_fork(owner: Any, attr: str = "_lock", hold_s: float = 0.0) -> None:
-    """``owner.<attr>`` becomes a new ``threading.Lock`` in every forked child (``owner`` is held weakly). With
-    ``hold_s``, a fork first waits (at most that long) for whoever holds it: what the lock guards is then never
-    copied in the middle of a change."""
+def renew_lock_after_fork(owner: Any, attr: str = "_lock") -> None:
+    """``owner.<attr>`` becomes a new ``threading.Lock`` in every forked child (``owner`` is held weakly)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    ref = weakref.ref(owner)
+
+    def renew() -> None:
+        obj = ref()
+        if obj is not None:
+            setattr(obj, attr, threading.Lock())
+
+    os.register_at_fork(after_in_child=renew)
+
+
+def hold_lock_across_fork(owner: Any, wait_s: float, attr: str = "_lock") -> None:
+    """A fork first waits (at most ``wait_s``) for whoever holds ``owner.<attr>``, so that what it guards is never
+    copied in the middle of a change; the parent lets go after. The child's copy stays held: ``owner`` makes its
+    own anew in its ``after_fork`` (``owner`` is held weakly)."""
     if not hasattr(os, "register_at_fork"):
         return
     ref = weakref.ref(owner)
@@ -24,20 +38,15 @@ def renew_lock_after_fork(owner: Any, attr: str = "_lock", hold_s: float = 0.0) 
 
     def before() -> None:
         obj = ref()
-        if obj is not None and getattr(obj, attr).acquire(timeout=hold_s):
-            held.append(getattr(obj, attr))
+        lock = None if obj is None else getattr(obj, attr)
+        if lock is not None and lock.acquire(timeout=wait_s):
+            held.append(lock)
 
     def in_parent() -> None:
         while held:
             held.pop().release()
 
-    def renew() -> None:
+    def in_child() -> None:
         held.clear()
-        obj = ref()
-        if obj is not None:
-            setattr(obj, attr, threading.Lock())
 
-    if hold_s > 0.0:
-        os.register_at_fork(before=before, after_in_parent=in_parent, after_in_child=renew)
-    else:
-        os.register_at_fork(after_in_child=renew)
+    os.register_at_fork(before=before, after_in_parent=in_parent, after_in_child=in_child)

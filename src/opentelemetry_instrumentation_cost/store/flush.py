@@ -11,7 +11,7 @@ from collections.abc import Callable
 from time import monotonic, time_ns
 from typing import Any
 
-from .._fork import renew_lock_after_fork
+from .._fork import hold_lock_across_fork
 from .._log import error_once, warn_once
 from ..attribution.ledger import ComputeLedger
 from ..transactions.names import IDLE, UNENDED, UNTRACED
@@ -21,7 +21,8 @@ from .model import Batch, Key, Row, StoreUnavailable, bucket, merge_row
 REAP_S = 0.5  # how often a process looks for dead processes of its host
 # A fork waits this long at most for a flush in progress: a child copied in its middle could hold, for good, a lock
 # of a thread it does not have (the first flush imports the store's modules: a module being imported at the fork
-# can never be imported in the child; Celery forks its first children just as the main process first flushes).
+# can never be imported in the child; Celery forks its first children just as the main process first flushes),
+# and SQLite's own lock state of a write in progress (``store/sqlite.py``). Every write to the store is a flush's.
 FORK_WAIT_S = 1.0
 
 
@@ -49,8 +50,8 @@ class Flusher:
         self._orphans: dict[Key, Row] = {}  # what dead processes of the host left, for the next batch
         self.pending: deque[Batch] = deque()
         self.dropped_batches = 0
-        self._lock = threading.Lock()  # one flush at a time; a fork waits for the one in progress (below)
-        renew_lock_after_fork(self, hold_s=FORK_WAIT_S)
+        self._lock = threading.Lock()  # one flush at a time; a fork waits for the one in progress; see after_fork
+        hold_lock_across_fork(self, FORK_WAIT_S)
         self._new_signals()
         self._thread: threading.Thread | None = None
 

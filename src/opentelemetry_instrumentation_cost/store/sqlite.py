@@ -3,8 +3,9 @@
 A connection lives for one write or read: a process never holds the file open between flushes. SQLite keeps its
 POSIX lock state per process, in memory a fork copies; a child that opens the same file again shares that copy,
 and if the parent held the file open it waits out the busy timeout on locks no process holds (Celery's prefork
-children and ``multiprocessing`` children lost their last aggregates so). A fork waits for a write in progress
-(at most ``FORK_WAIT_S``), so the copy it makes never has the file open.
+children and ``multiprocessing`` children lost their last aggregates so). A fork waits for the flush in progress
+(``store/flush.py``, the only writer), so the copy it makes never has the file open. (The wait is the flusher's
+alone: a second one here, taken first by the fork's hooks, would wait on the flusher the other way round.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .._fork import renew_lock_after_fork
 from .model import Batch, StoreUnavailable
 from .schema import BATCHES, COLUMNS, HOST, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
 
@@ -33,16 +33,12 @@ _DDL = (
 _UPSERT = upsert("?", "?", "MAX")
 
 
-FORK_WAIT_S = 1.0
-
-
 class SQLiteStore:
     def __init__(self, path: Path, retention_days: int = 90) -> None:
         self.path = path
         self.retention_s = retention_days * 86400
         self._schema_ready = False
         self._lock = threading.Lock()
-        renew_lock_after_fork(self, hold_s=FORK_WAIT_S)
 
     def describe(self) -> str:
         return f"sqlite:///{self.path}"
