@@ -181,10 +181,10 @@ def run_example(logs: Path, env: dict[str, str], instrument: bool = True) -> Ite
 
 
 @contextlib.contextmanager
-def run_moto(logs: Path) -> Iterator[str]:
+def run_moto(logs: Path, **extra_env: str) -> Iterator[str]:
     """moto's server as its own process on a free loopback port; yields its URL."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra_env}
     cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with run_process(cmd, env, logs, f"http://127.0.0.1:{port}/moto-api/"):
         yield f"http://127.0.0.1:{port}"

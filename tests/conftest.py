@@ -69,6 +69,18 @@ def run_example(tmp_path: Path, env: dict[str, str], instrument: bool = True) ->
 
 
 @pytest.fixture(scope="session")
+def logged_moto(moto_url: str) -> Iterator[Any]:
+    """moto behind a loopback proxy that logs every request it forwards (``tests/moto_log.py``)."""
+    from tests.moto_log import MotoLog
+
+    proxy = MotoLog(moto_url)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture(scope="session")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with harness.run_moto(tmp_path_factory.mktemp("moto")) as url:
         yield url

@@ -28,6 +28,8 @@ BAD = {
     "OTEL_PYTHON_COST_RETENTION_DAYS": ("ninety", "retention_days", 90),
     "OTEL_PYTHON_COST_BUFFER_MAX_BATCHES": ("1.5", "buffer_max_batches", 360),
     "OTEL_PYTHON_COST_BUDGET_ACTION": ("block", "budget_enforce", False),
+    "OTEL_PYTHON_COST_UNSAMPLED_ROOTS": ("keep", "record_unsampled_roots", True),
+    "OTEL_PYTHON_COST_THREADS": ("some", "threads", True),
 }
 
 

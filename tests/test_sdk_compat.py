@@ -168,3 +168,28 @@ def test_meter_provider_without_readers_is_known_unread() -> None:
     assert has_no_reader(proxy) is True
     proxy.on_set_meter_provider(provider)
     assert has_no_reader(proxy) is False
+
+
+def test_parent_based_consults_its_delegates_by_these_attributes() -> None:
+    """``local_root_delegates``: the SDK's ``ParentBased`` keeps the delegates it asks for a span with no parent and
+    for a remote parent in these instance attributes, and asks them (a delegate swapped in is the one called)."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, DEFAULT_ON, Decision, ParentBased, StaticSampler
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from opentelemetry_instrumentation_cost._sdk_compat import local_root_delegates
+
+    sampler = ParentBased(ALWAYS_OFF)
+    names = local_root_delegates(sampler)
+    assert names == ("_root", "_remote_parent_sampled", "_remote_parent_not_sampled")
+    assert local_root_delegates(ALWAYS_OFF) is None and local_root_delegates(DEFAULT_ON) == names
+    record = StaticSampler(Decision.RECORD_ONLY)
+    for name in names:
+        setattr(sampler, name, record)
+    remote = [
+        set_span_in_context(NonRecordingSpan(SpanContext(1, 2, is_remote=True, trace_flags=TraceFlags(flags))))
+        for flags in (0, 1)
+    ]
+    for parent in (None, *remote):
+        assert sampler.should_sample(parent, 1, "root").decision is Decision.RECORD_ONLY
+    local = set_span_in_context(NonRecordingSpan(SpanContext(1, 2, is_remote=False)))
+    assert sampler.should_sample(local, 1, "child").decision is Decision.DROP  # local parents: not asked

@@ -10,7 +10,8 @@ The other SDK and API internals the per-span and per-call paths read, each to sa
 (``aws/metering.py``, ``transactions/propagator.py``), the contextvars runtime context's ``ContextVar`` and a span's
 ``_instrumentation_scope`` (``aws/metering.py``, once per AWS call), and an SDK MeterProvider's
 ``_measurement_consumer._reader_storages`` (``has_no_reader``, for ``metrics.py``: nothing is recorded where no
-reader exists). ``tests/test_sdk_compat.py`` fails loudly if an SDK release changes any of them.
+reader exists), and ``ParentBased``'s delegate attributes (``local_root_delegates``, for
+``attribution/sampling.py``). ``tests/test_sdk_compat.py`` fails loudly if an SDK release changes any of them.
 """
 
 from __future__ import annotations
@@ -90,3 +91,18 @@ def shut_down_at_exit(provider: Any) -> bool:
         return False
     provider.shutdown()
     return True
+
+
+_LOCAL_ROOT_DELEGATES = ("_root", "_remote_parent_sampled", "_remote_parent_not_sampled")
+
+
+def local_root_delegates(sampler: Any) -> tuple[str, ...] | None:
+    """The attributes of a ``ParentBased`` sampler holding the delegates it consults for local roots (no parent, a
+    remote one sampled or not); None for any other sampler, or a subclass that decides by itself."""
+    from opentelemetry.sdk.trace.sampling import ParentBased, Sampler
+
+    if not isinstance(sampler, ParentBased) or type(sampler).should_sample is not ParentBased.should_sample:
+        return None
+    if all(isinstance(vars(sampler).get(name), Sampler) for name in _LOCAL_ROOT_DELEGATES):
+        return _LOCAL_ROOT_DELEGATES
+    return None

@@ -51,6 +51,8 @@ class Settings(NamedTuple):
     dynamodb_consumed_capacity: bool = True
     max_transactions: int = 500
     trust_baggage: bool = True
+    record_unsampled_roots: bool = True  # local roots the sampler drops are recorded (RECORD_ONLY), not exported
+    threads: bool = True  # enable opentelemetry-instrumentation-threading when the app instruments by itself
     store_url: str | None = None  # None: the default SQLite file in the user data dir
     flush_interval_s: float = 10.0
     retention_days: int = 90
@@ -82,6 +84,8 @@ class Settings(NamedTuple):
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),
             trust_baggage=r.flag("OTEL_PYTHON_COST_TRUST_BAGGAGE", True),
+            record_unsampled_roots=r.parse("OTEL_PYTHON_COST_UNSAMPLED_ROOTS", True, _unsampled, "record"),
+            threads=r.flag("OTEL_PYTHON_COST_THREADS", True),
             store_url=r.parse("OTEL_PYTHON_COST_STORE_URL", None, checked, "sqlite in the user data dir"),
             flush_interval_s=r.parse("OTEL_PYTHON_COST_FLUSH_INTERVAL", 10.0, _positive, "10"),
             retention_days=r.parse("OTEL_PYTHON_COST_RETENTION_DAYS", 90, _positive_int, "90"),
@@ -168,6 +172,12 @@ def _positive_int(value: str) -> int:
     if n < 1:
         raise ValueError("expected a whole number, 1 or more")
     return n
+
+
+def _unsampled(value: str) -> bool:
+    if value not in ("record", "drop"):
+        raise ValueError("expected record or drop")
+    return value == "record"
 
 
 def _action(value: str) -> bool:

@@ -15,7 +15,7 @@ from wrapt import wrap_function_wrapper
 
 from ._log import error_once
 from ._sdk_compat import shut_down_at_exit
-from .attribution import processor
+from .attribution import processor, sampling, threads
 from .aws.hooks import BotocoreHooks
 from .config import Settings
 from .lifecycle.exits import ExitHooks
@@ -38,6 +38,7 @@ class CostInstrumentor(BaseInstrumentor):
     _propagator: TransactionPropagator | None = None
     _exits: ExitHooks | None = None
     _fork_hook = False
+    _threads: Any = None  # the threading instrumentor, when this package enabled it
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -56,6 +57,8 @@ class CostInstrumentor(BaseInstrumentor):
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.__init__", self._provider_created)
         self._aws = BotocoreHooks(self.runtime)
         self._aws.install()
+        if settings.threads:
+            self._threads = threads.enable()
         self._propagator = TransactionPropagator(
             propagate.get_global_textmap(), self.runtime.tracker.transaction_for_trace
         )
@@ -80,6 +83,10 @@ class CostInstrumentor(BaseInstrumentor):
             self._aws = None
         processor.uninstall()
         processor.DETECTOR.use(None)
+        sampling.restore_samplers()
+        if self._threads is not None:
+            self._threads.uninstrument()
+            self._threads = None
         self.runtime = None
 
     def _provider_created(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
@@ -90,6 +97,8 @@ class CostInstrumentor(BaseInstrumentor):
         try:
             if isinstance(provider, TracerProvider):
                 processor.attach(provider)
+                if self.runtime is not None and self.runtime.settings.record_unsampled_roots:
+                    sampling.record_local_roots(provider.sampler)
         except Exception:
             error_once("attach", "cost: could not attach to a TracerProvider")
 

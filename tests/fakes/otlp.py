@@ -55,7 +55,7 @@ class FakeOtlpReceiver(LoopbackServer):
 
     def records(self, resource_key: str = "process.pid") -> list[dict[str, Any]]:
         """Every span received with what a test needs to compute shares itself: name, kind (the proto's number:
-        2 server, 5 consumer), start and end (ns), whether it has a parent, its attributes, and one resource
+        2 server, 5 consumer), trace id, start and end (ns), whether it has a parent, its attributes, and one resource
         attribute (``pid``)."""
         out = []
         for batch in self.batches:
@@ -67,6 +67,7 @@ class FakeOtlpReceiver(LoopbackServer):
                             {
                                 "name": span.name,
                                 "kind": span.kind,
+                                "trace_id": int.from_bytes(span.trace_id, "big"),
                                 "start": span.start_time_unix_nano,
                                 "end": span.end_time_unix_nano,
                                 "parented": bool(span.parent_span_id),

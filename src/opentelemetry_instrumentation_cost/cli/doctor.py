@@ -31,6 +31,9 @@ def run_doctor(args: Any) -> int:
     from .hosts import check_host
 
     check_host(settings, share, problems)
+    from .coverage import check_coverage
+
+    check_coverage(settings, problems)
     if host.platform == "unknown":
         problems.append(
             (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..package import loaded_by_auto_instrumentation
 from .info import HostInfo
 
 _DMI = Path("/sys/devices/virtual/dmi/id")
@@ -90,7 +90,7 @@ def process_started_ns(now_ns: int) -> int:
     the moment the package was imported. ``opentelemetry-instrument`` loads it before the app's own imports, which
     take seconds on a loaded machine (7 s measured for Celery on 2 busy vCPUs): 30 s are allowed then, 5 s when
     the app instruments itself."""
-    within_ns = (30 if _loaded_by_auto_instrumentation() else 5) * 1_000_000_000
+    within_ns = (30 if loaded_by_auto_instrumentation() else 5) * 1_000_000_000
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         ticks = int(fields[19])  # starttime: field 22, counted after the command's closing parenthesis
@@ -99,9 +99,3 @@ def process_started_ns(now_ns: int) -> int:
     except (OSError, ValueError, IndexError, AttributeError):
         return now_ns
     return started if 0 <= now_ns - started <= within_ns else now_ns
-
-
-def _loaded_by_auto_instrumentation() -> bool:
-    """Whether ``opentelemetry-instrument``'s ``sitecustomize`` (run before the app's code) is what loaded us."""
-    module = sys.modules.get("sitecustomize")
-    return "auto_instrumentation" in str(getattr(module, "__file__", "") or "")
