@@ -1,7 +1,9 @@
-"""bedrock-runtime (REST-JSON): Converse with ``usage``, InvokeModel with token-count headers."""
+"""bedrock-runtime (REST-JSON): Converse with ``usage``, InvokeModel with token-count headers, and ConverseStream
+as AWS sends it: ``application/vnd.amazon.eventstream`` messages, the last one (``metadata``) carrying the usage."""
 
 from __future__ import annotations
 
+import binascii
 import json
 from urllib.parse import unquote
 
@@ -33,8 +35,31 @@ class _Handler(RecordingHandler):
             self.send_header("X-Amzn-Bedrock-Invocation-Latency", "12")
             self.end_headers()
             self.wfile.write(data)
+        elif action == "converse-stream":
+            events = [
+                ("messageStart", {"role": "assistant"}),
+                ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "hello"}}),
+                ("contentBlockStop", {"contentBlockIndex": 0}),
+                ("messageStop", {"stopReason": "end_turn"}),
+                ("metadata", {"usage": {**usage, "totalTokens": 0}, "metrics": {"latencyMs": 12}}),
+            ]
+            data = b"".join(event_message(name, payload) for name, payload in events)
+            self.reply(200, data, "application/vnd.amazon.eventstream")
         else:
             self.reply(404, json.dumps({"message": "unknown"}), "application/json")
+
+
+def event_message(event_type: str, payload: dict[str, object]) -> bytes:
+    """One message of AWS's event stream encoding: a prelude (total and headers length, CRC32), string headers,
+    the JSON payload, and the whole message's CRC32."""
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+        key, val = name.encode(), value.encode()
+        headers += bytes([len(key)]) + key + b"\x07" + len(val).to_bytes(2, "big") + val
+    body = json.dumps(payload).encode()
+    prelude = (12 + len(headers) + len(body) + 4).to_bytes(4, "big") + len(headers).to_bytes(4, "big")
+    message = prelude + binascii.crc32(prelude).to_bytes(4, "big") + headers + body
+    return message + binascii.crc32(message).to_bytes(4, "big")
 
 
 class FakeBedrockRuntime(LoopbackServer):

@@ -1,9 +1,9 @@
 """botocore's public event system, registered on every client created after instrumentation.
 
 Two handlers per client (``before-parameter-build`` and ``after-call``, in ``metering.py``, which is imported with
-the first client). ``ClientCreator.create_client`` is patched once botocore is imported (``wrapt``'s post-import
-hook), so importing this package never imports botocore; this works whether, and in whichever order, the
-OpenTelemetry botocore instrumentation loads.
+the first client). ``ClientCreator.create_client`` is patched once botocore is imported, and aiobotocore's
+``AioClientCreator.create_client`` once aiobotocore is (``wrapt``'s post-import hooks), so importing this package
+imports neither; this works whether, and in whichever order, the OpenTelemetry botocore instrumentation loads.
 """
 
 from __future__ import annotations
@@ -82,34 +82,10 @@ def _events(client: Any) -> tuple[str, str, str]:
     return f"before-parameter-build.{service_id}", f"before-call.{service_id}", f"after-call.{service_id}"
 
 
-# patching ClientCreator.create_client, once botocore is imported ----------------------------------------------
+# patching client creation, once botocore (and aiobotocore, if the app uses it) is imported --------------------------
 _active: list[BotocoreHooks] = []
-_hook_registered = False
-_patched = False
-
-
-def _patch_when_imported(hooks: BotocoreHooks) -> None:
-    global _hook_registered
-    _active[:] = [hooks]
-    if not _hook_registered:
-        import wrapt
-
-        wrapt.register_post_import_hook(_patch, "botocore.client")
-        _hook_registered = True
-    else:
-        import sys
-
-        if "botocore.client" in sys.modules:
-            _patch(sys.modules["botocore.client"])
-
-
-def _patch(module: Any) -> None:
-    global _patched
-    from wrapt import wrap_function_wrapper
-
-    if _active and not _patched:
-        wrap_function_wrapper(module, "ClientCreator.create_client", _created)
-        _patched = True
+_hooks_registered = False
+_patched: set[str] = set()  # the modules whose client creator is patched
 
 
 def _created(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -119,14 +95,55 @@ def _created(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return client
 
 
+async def _created_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """aiobotocore's ``create_client`` is a coroutine of its own that never calls botocore's: its clients emit the
+    same events (awaiting only the handlers that return awaitables), so the same sync handlers meter them."""
+    client = await wrapped(*args, **kwargs)
+    if _active:
+        _active[0].client_created(client)
+    return client
+
+
+_CREATORS = {
+    "botocore.client": ("ClientCreator", _created),
+    "aiobotocore.client": ("AioClientCreator", _created_async),
+}
+
+
+def _patch_when_imported(hooks: BotocoreHooks) -> None:
+    global _hooks_registered
+    _active[:] = [hooks]
+    if not _hooks_registered:
+        import wrapt
+
+        for name in _CREATORS:
+            wrapt.register_post_import_hook(_patch, name)
+        _hooks_registered = True
+    else:
+        import sys
+
+        for name in _CREATORS:
+            if name in sys.modules:
+                _patch(sys.modules[name])
+
+
+def _patch(module: Any) -> None:
+    from wrapt import wrap_function_wrapper
+
+    cls, wrapper = _CREATORS[module.__name__]
+    if _active and module.__name__ not in _patched:
+        wrap_function_wrapper(module, f"{cls}.create_client", wrapper)
+        _patched.add(module.__name__)
+
+
 def _unpatch() -> None:
-    global _patched
     import sys
 
-    _active.clear()
-    module = sys.modules.get("botocore.client")
-    if module is not None and _patched:
-        from opentelemetry.instrumentation.utils import unwrap
+    from opentelemetry.instrumentation.utils import unwrap
 
-        unwrap(module.ClientCreator, "create_client")
-        _patched = False
+    _active.clear()
+    for name in list(_patched):
+        module = sys.modules.get(name)
+        if module is not None:
+            unwrap(getattr(module, _CREATORS[name][0]), "create_client")
+        _patched.discard(name)

@@ -86,7 +86,7 @@ class CallMeter:
                 return
             root = self._attach(call, metering)
             if plan.streams and parsed is not None and "stream" in parsed:
-                parsed["stream"] = bedrock.MeteredStream(
+                parsed["stream"] = bedrock.metered_stream(
                     parsed["stream"], call.operation, lambda tokens: self._stream_usage(call, root, tokens)
                 )
         except Exception:

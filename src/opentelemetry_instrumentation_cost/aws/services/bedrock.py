@@ -75,7 +75,7 @@ def stream_tokens(operation: str, event: Mapping[str, Any]) -> dict[str, float] 
     return {"input": float(metrics.get("inputTokenCount") or 0), "output": float(metrics.get("outputTokenCount") or 0)}
 
 
-class MeteredStream(wrapt.ObjectProxy):  # type: ignore[misc]
+class _Metered(wrapt.ObjectProxy):  # type: ignore[misc]
     """The response's event stream, unchanged for the caller; reports token usage when it goes by."""
 
     def __init__(self, stream: Any, operation: str, on_usage: Callable[[dict[str, float]], None]) -> None:
@@ -83,15 +83,37 @@ class MeteredStream(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_operation = operation
         self._self_on_usage = on_usage
 
+    def _self_seen(self, event: Any) -> None:
+        try:
+            tokens = stream_tokens(self._self_operation, event)
+        except (ValueError, AttributeError, TypeError):
+            tokens = None
+        if tokens is not None:
+            self._self_on_usage(tokens)
+
+
+class MeteredStream(_Metered):
+    """botocore's event stream (read with ``for``)."""
+
     def __iter__(self) -> Any:
         for event in self.__wrapped__:
-            try:
-                tokens = stream_tokens(self._self_operation, event)
-            except (ValueError, AttributeError, TypeError):
-                tokens = None
-            if tokens is not None:
-                self._self_on_usage(tokens)
+            self._self_seen(event)
             yield event
+
+
+class MeteredAsyncStream(_Metered):
+    """aiobotocore's event stream (read with ``async for``)."""
+
+    async def __aiter__(self) -> Any:
+        async for event in self.__wrapped__:
+            self._self_seen(event)
+            yield event
+
+
+def metered_stream(stream: Any, operation: str, on_usage: Callable[[dict[str, float]], None]) -> _Metered:
+    """The stream wrapped for what it is: iterated by ``for`` (botocore) or by ``async for`` (aiobotocore)."""
+    cls = MeteredAsyncStream if hasattr(stream, "__aiter__") else MeteredStream
+    return cls(stream, operation, on_usage)
 
 
 METER = BedrockMeter()
