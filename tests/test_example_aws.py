@@ -13,7 +13,7 @@ DDB_WRITE, S3_PUT, SQS_REQ = 0.625e-6, 5e-6, 0.4e-6
 
 @pytest.mark.parametrize("botocore", [True, False], ids=["with-botocore-instrumentation", "without"])
 def test_checkout_carries_its_aws_charges(tmp_path: Path, moto_url: str, botocore: bool) -> None:
-    extra = {} if botocore else {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "botocore"}
+    extra = {} if botocore else {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "botocore,boto3"}  # boto3: boto3sqs
     env = subprocess_env(tmp_path, OTEL_PYTHON_COST_INSTANCE_TYPE="m5.large", AWS_ENDPOINT_URL=moto_url, **extra)
     with run_example(tmp_path, env) as app:
         assert http("GET", app.url + "/items/1")[0] == 200  # creates the tables, bucket and queue

@@ -93,7 +93,7 @@ def test_custom_active_processors_are_covered_once() -> None:
         _assert_priced(exporter)
 
 
-def test_a_child_whose_attributes_are_full_is_named_through_the_public_api() -> None:
+def test_a_child_whose_attributes_are_full_keeps_the_apps() -> None:
     from opentelemetry.sdk.trace import SpanLimits
 
     with instrumented(offline_settings()):
@@ -102,8 +102,8 @@ def test_a_child_whose_attributes_are_full_is_named_through_the_public_api() -> 
         with tracer.start_as_current_span("root"):
             tracer.start_span("child", attributes={"app.a": 1, "app.b": 2}).end()
     child = next(s for s in exporter.get_finished_spans() if s.name == "child")
-    assert dict(child.attributes) == {"app.b": 2, "cost.transaction": "root"}  # the SDK evicted the oldest
-    assert child.dropped_attributes == 1
+    assert dict(child.attributes) == {"app.a": 1, "app.b": 2}  # the package's name is the one left out
+    assert child.dropped_attributes == 0
 
 
 def test_uninstrument_stops_pricing_and_reinstrument_resumes() -> None:

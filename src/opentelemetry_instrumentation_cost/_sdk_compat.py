@@ -22,6 +22,8 @@ from typing import Any
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.util import types
 
+from ._log import warn_once
+
 
 def attribute_dict(span: Any, room: int) -> dict[str, types.AttributeValue] | None:
     """An open span's own attribute dict, when ``room`` more attributes fit under its count limit; else None,
@@ -37,25 +39,54 @@ def attribute_dict(span: Any, room: int) -> dict[str, types.AttributeValue] | No
     return None
 
 
+class LeftOut:
+    """How many of the package's attributes did not fit under a span's attribute count limit (read by the
+    flusher into the ``cost.attributes.left_out`` counter); a plain int: no metric call on the span's path."""
+
+    count = 0
+
+
 def write_attributes(
     span: Any, common: Mapping[str, types.AttributeValue], own: Mapping[str, types.AttributeValue]
 ) -> None:
-    """Add ``common`` then ``own`` to an open span, within its attribute count limit."""
-    inner = attribute_dict(span, len(common) + len(own))
-    if inner is None:
+    """Add ``common`` and ``own`` (``own`` wins a shared key, and goes first) to an open span, never evicting an
+    attribute the app set: past the span's count limit, the package's attributes are the ones left out (the SDK
+    would drop the oldest, the app's own ``http.route``)."""
+    try:
+        bounded = span._attributes
+        inner = bounded._dict
+        maxlen = bounded.maxlen
+        writable = type(inner) is dict and not bounded._immutable
+    except AttributeError:
+        writable = False
+    if not writable:
         span.set_attributes({**common, **own})
-    else:
+        return
+    if maxlen is None or len(inner) + len(common) + len(own) <= maxlen:
         inner.update(common)
         inner.update(own)
+        return
+    left = 0
+    for key, value in (*own.items(), *((k, v) for k, v in common.items() if k not in own)):
+        if key in inner or len(inner) < maxlen:
+            inner[key] = value
+        else:
+            left += 1
+    if left:
+        LeftOut.count += left
+        warn_once(
+            "attributes-full",
+            "cost: a span reached its attribute count limit (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT); the cost.* "
+            "attributes that did not fit were left out, the app's own kept (counted in cost.attributes.left_out)",
+        )
 
 
 def write_attribute(span: Any, key: str, value: types.AttributeValue) -> None:
     """One attribute on an open span (a child's transaction name, when the span processor's inline path can't)."""
-    inner = attribute_dict(span, 1)
-    if inner is None:
-        span.set_attribute(key, value)
-    else:
-        inner[key] = value
+    write_attributes(span, _EMPTY, {key: value})
+
+
+_EMPTY: Mapping[str, types.AttributeValue] = {}
 
 
 def context_getter() -> Callable[[], Any]:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
 
-from ._sdk_compat import has_no_reader
+from ._sdk_compat import LeftOut, has_no_reader
+from .transactions.propagator import Skipped
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -40,6 +41,18 @@ class CostMetrics:
             "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
         )
 
+        self.left_out = meter.create_counter(
+            "cost.attributes.left_out",
+            unit="{attribute}",
+            description="cost.* attributes not written because a span was at its attribute count limit",
+        )
+        self.baggage_skipped = meter.create_counter(
+            "cost.transaction.baggage_skipped",
+            unit="{message}",
+            description="SQS/SNS messages sent without the transaction's baggage: no attribute slot was left",
+        )
+        self._seen = {LeftOut: 0, Skipped: 0}
+
     def wants_values(self) -> bool:
         """Whether anything could read the metrics: without a reader (``--metrics_exporter none``) the aggregates
         keep no per-root values for them (100,000 roots between flushes were 5 MB)."""
@@ -47,6 +60,10 @@ class CostMetrics:
 
     def record(self, values: list[Value], idle: float, host: float = 0.0) -> None:
         """Counters get one ``add`` per (transaction, component) per flush; the histogram gets every value."""
+        for tally, counter in ((LeftOut, self.left_out), (Skipped, self.baggage_skipped)):
+            if tally.count > self._seen[tally]:
+                counter.add(tally.count - self._seen[tally])
+                self._seen[tally] = tally.count
         if not self.wants_values():
             return
         sums: dict[tuple[str, str], float] = {}

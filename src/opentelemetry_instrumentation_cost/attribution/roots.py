@@ -218,14 +218,16 @@ def _end_root(end: RootEnd, end_time: int | None = None) -> None:
         if compute is not None and not token.partial and not token.own_usd:
             static = tracker._static
             inner = attribute_dict(span, len(static) + 4)  # the common case: straight into the span's dict
-            attrs = {} if inner is None else inner
-            attrs.update(static)
-            attrs[_USD] = compute
-            attrs[_COMPUTE] = compute
-            attrs[_TRANSACTION] = compute + token.services_usd
-            attrs[_NAME] = name
-            if inner is None:
-                span.set_attributes(attrs)
+            if inner is not None:
+                inner.update(static)
+                inner[_USD] = compute
+                inner[_COMPUTE] = compute
+                inner[_TRANSACTION] = compute + token.services_usd
+                inner[_NAME] = name
+            else:  # at its attribute limit: what fits, the app's attributes kept
+                own: dict[str, types.AttributeValue] = {_USD: compute, _COMPUTE: compute, _NAME: name}
+                own[_TRANSACTION] = compute + token.services_usd
+                write_attributes(span, static, own)
         else:
             write_attributes(span, tracker._uncommon(compute, token), {_NAME: name})
         token.transaction = name

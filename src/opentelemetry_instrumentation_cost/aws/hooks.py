@@ -60,7 +60,7 @@ class BotocoreHooks:
                     before_parameter_build, meter.before_parameter_build, unique_id=_UNIQUE + before_parameter_build
                 )
                 client.meta.events.register(after_call, meter.after_call, unique_id=_UNIQUE + after_call)
-            if guarded:  # enforce mode guards every AWS call, priced or not
+            if metered or guarded:  # the billed units asked for; enforce mode guards every call, priced or not
                 client.meta.events.register(before_call, meter.before_call, unique_id=_UNIQUE + before_call)
             with self._lock:
                 self._clients.add(client)

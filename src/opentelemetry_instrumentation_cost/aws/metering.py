@@ -1,7 +1,8 @@
 """Per call: meter, price and attach one AWS call's charge (imported when the app creates its first client).
 
-``before-parameter-build`` lets a meter ask AWS to report billed units (botocore's copy of the params, never the
-caller's); ``after-call`` (fired for error responses too) meters, prices and attaches the charge:
+``before-parameter-build`` keeps the caller's params (read only); ``before-call`` lets a meter ask AWS to report
+billed units in botocore's serialized request, never in a dict the caller or a hook holds; ``after-call`` (fired
+for error responses too) meters, prices and attaches the charge:
 
 * with the OpenTelemetry botocore instrumentation, on its CLIENT span for this call (current during the events);
 * without it, on the enclosing span (the local root's own cost, or a child span's), so totals stay right;
@@ -20,7 +21,7 @@ from opentelemetry.util import types
 
 from .. import semconv as sc
 from .._log import error_once
-from .._sdk_compat import context_getter
+from .._sdk_compat import context_getter, write_attributes
 from ..pricing.charges import price_metering
 from . import registry
 from .own import is_own_call
@@ -31,6 +32,7 @@ _STATE_KEY = "otel_cost"
 _BOTOCORE_SCOPE = "opentelemetry.instrumentation.botocore"
 _STREAMING = ("ConverseStream", "InvokeModelWithResponseStream")
 _current_context = context_getter()
+_NONE: dict[str, types.AttributeValue] = {}
 
 
 class CallMeter:
@@ -43,7 +45,7 @@ class CallMeter:
 
     # per call ------------------------------------------------------------------------------------------------
     def before_parameter_build(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        """Keep the params for ``after-call`` (which is not given them), and let the meter adjust them."""
+        """Keep the caller's params for ``after-call`` (which is not given them); read only, never changed."""
         try:
             if is_own_call():  # the package's own (Price List, spot prices): invisible (``aws/own.py``)
                 return
@@ -51,15 +53,23 @@ class CallMeter:
             if plan is None:
                 plan = self._plans[model] = _Plan(model)
             if plan.meter is not None:
-                injected = plan.prepare is not None and plan.prepare(plan.operation, params, plan.accepts)
-                context[_STATE_KEY] = (plan, params, injected)
+                context[_STATE_KEY] = [plan, params, False]  # the last: whether ``before_call`` asked for more
         except Exception:
             error_once("aws-before", "cost: failed to prepare an AWS call for metering")
 
-    def before_call(self, model: Any, **_: Any) -> None:
-        """Enforce mode: refuse a call whose transaction is already over budget (raises into the boto3 call)."""
+    def before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """Let the meter ask AWS for the billed units in the serialized request (``params`` here is botocore's
+        request dict); in enforce mode, refuse a call whose transaction is already over budget (raises into the
+        boto3 call). A handler that answered the call before this one (a ``Stubber``) means nothing is sent."""
+        kept = context.get(_STATE_KEY)
+        if kept is not None and kept[0].prepare is not None and self.enabled:
+            try:
+                plan = kept[0]
+                kept[2] = plan.prepare(plan.operation, kept[1], params, plan.accepts)
+            except Exception:
+                error_once("aws-prepare", "cost: failed to ask AWS for an AWS call's billed units")
         guard = self.runtime.guard
-        if guard is None or not self.enabled or is_own_call():
+        if guard is None or not guard.enforce or not self.enabled or is_own_call():
             return
         try:
             root = self.runtime.ledger.root_of(_current_span().get_span_context().trace_id)
@@ -101,7 +111,7 @@ class CallMeter:
         root = runtime.ledger.root_of(ctx[0])
         on_root = root is not None and root.span_id == ctx[1]  # its end writes cost.usd = compute + this
         if _is_call_span(span):
-            span.set_attributes(_call_attributes(metering, usd, source, partial, on_root))
+            write_attributes(span, _NONE, _call_attributes(metering, usd, source, partial, on_root))
         elif not on_root and usd is not None and span.is_recording():
             _accumulate(span, usd)
         if not usd:
@@ -150,7 +160,7 @@ class _Plan:
         self.meter = meter = registry.meter_for(self.service)
         shape = model.input_shape
         self.accepts = frozenset(shape.members) if shape is not None else frozenset()  # input member names
-        self.prepare: Callable[[str, dict[str, Any], frozenset[str]], bool] | None = None  # only where overridden
+        self.prepare: Callable[[str, Any, dict[str, Any], frozenset[str]], bool] | None = None  # where overridden
         if meter is not None and type(meter).prepare is not Meter.prepare:
             self.prepare = meter.prepare
         self.streams = self.operation in _STREAMING
@@ -188,10 +198,12 @@ def _call_attributes(
 def _accumulate(span: Any, usd: float) -> None:
     """Add a charge to an enclosing (non-root) span that may already carry others."""
     attrs = getattr(span, "attributes", None) or {}
-    span.set_attributes(
+    write_attributes(
+        span,
+        _NONE,
         {
             sc.COST_USD: float(attrs.get(sc.COST_USD, 0.0)) + usd,
             sc.COST_SERVICE_USD: float(attrs.get(sc.COST_SERVICE_USD, 0.0)) + usd,
             sc.COST_CURRENCY: sc.CURRENCY_USD,
-        }
+        },
     )

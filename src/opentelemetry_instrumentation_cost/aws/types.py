@@ -79,8 +79,11 @@ class Metering:
 class Meter:
     """Base meter: override ``measure``; override ``prepare`` to adjust a request before it is built."""
 
-    def prepare(self, operation: str, params: dict[str, Any], accepts: frozenset[str]) -> bool:
-        """Adjust ``params`` (botocore's copy, never the caller's) so the response says what was billed.
+    def prepare(
+        self, operation: str, params: Mapping[str, Any], request: dict[str, Any], accepts: frozenset[str]
+    ) -> bool:
+        """Adjust the serialized ``request`` (botocore's request dict at ``before-call``) so the response says what
+        was billed; ``params``, the caller's own, are only read: no dict the app or a hook holds is changed.
 
         ``accepts`` are the operation's input member names. Returns True when something was added, so that
         ``restore`` can take it out of the response the caller sees.

@@ -2,7 +2,8 @@
 
 The globally configured propagator is wrapped: on inject, the current local root's transaction is added to the
 baggage of the context being injected (so the default ``tracecontext,baggage`` composite writes it); extract and
-fields are the wrapped propagator's own.
+fields are the wrapped propagator's own. Into an SQS or SNS message's attributes (at most 10), the app's own context
+is injected first, and the transaction's baggage only where it takes no slot the message lacks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from opentelemetry.propagators.textmap import (
     default_setter,
 )
 
+from .._log import warn_once
 from .names import BAGGAGE_KEY
 
 
@@ -38,8 +40,21 @@ class TransactionPropagator(TextMapPropagator):
         try:
             span_ctx = trace.get_current_span(ctx).get_span_context()
             name = self._transaction_of(span_ctx.trace_id) if span_ctx.is_valid else None
+            ours = ctx
             if name is not None and baggage.get_baggage(BAGGAGE_KEY, ctx) != name:
-                ctx = baggage.set_baggage(BAGGAGE_KEY, name, ctx)
+                ours = baggage.set_baggage(BAGGAGE_KEY, name, ctx)
+            if ours is not ctx and _message_attributes(carrier):
+                self.wrapped.inject(carrier, ctx, setter)  # the app's attributes and trace context come first
+                attributes: dict[str, Any] = carrier  # type: ignore[assignment]
+                if _BAGGAGE_FIELD not in attributes and len(attributes) >= MAX_MESSAGE_ATTRIBUTES:
+                    Skipped.count += 1
+                    warn_once(
+                        "baggage-no-room",
+                        "cost: a message has no attribute left for the transaction's baggage (SQS and SNS allow "
+                        "10); it was sent without it (counted in cost.transaction.baggage_skipped)",
+                    )
+                    return
+            ctx = ours
         except Exception:  # never break the app's outgoing call
             pass
         self.wrapped.inject(carrier, ctx, setter)
@@ -52,6 +67,22 @@ class TransactionPropagator(TextMapPropagator):
     @property
     def fields(self) -> set[str]:
         return self.wrapped.fields
+
+
+MAX_MESSAGE_ATTRIBUTES = 10  # SQS and SNS
+_BAGGAGE_FIELD = "baggage"
+
+
+class Skipped:
+    """Messages sent without the transaction's baggage for want of an attribute slot (read by the flusher)."""
+
+    count = 0
+
+
+def _message_attributes(carrier: Any) -> bool:
+    """Whether ``carrier`` is an SQS or SNS message's attributes (``{"DataType": ..., "StringValue": ...}`` each,
+    as the botocore and boto3sqs instrumentations write them): a map with a limit on its size."""
+    return isinstance(carrier, dict) and any(isinstance(v, dict) and "DataType" in v for v in carrier.values())
 
 
 def transaction_from(parent_context: Any) -> str | None:

@@ -17,20 +17,28 @@ from ..types import Call, Meter, Metering, Usage
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 _PARAM = "ReturnConsumedCapacity"
+_ASK = b'{"ReturnConsumedCapacity": "TOTAL"'
 READ, WRITE = "ReadRequestUnits", "WriteRequestUnits"
 
 
 class DynamoDBMeter(Meter):
     inject = True  # set from OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY when the hooks are installed
 
-    def prepare(self, operation: str, params: dict[str, Any], accepts: frozenset[str]) -> bool:
+    def prepare(
+        self, operation: str, params: Mapping[str, Any], request: dict[str, Any], accepts: frozenset[str]
+    ) -> bool:
         """Ask for units on the operations metered here only (PartiQL's ExecuteStatement accepts it too, and is
-        left alone)."""
+        left alone), in the JSON body botocore serialized: the caller's params stay as the caller wrote them (a
+        ``request_hook`` or a ``Stubber`` sees no extra parameter)."""
         if not self.inject or _PARAM not in accepts or _PARAM in params:
             return False
         if operation not in _WRITES and operation not in _READS:
             return False
-        params[_PARAM] = "TOTAL"
+        body = request.get("body")
+        if not isinstance(body, bytes) or not body.startswith(b"{"):
+            return False
+        rest = body[1:]
+        request["body"] = _ASK + (b"}" if rest.strip() == b"}" else b", " + rest)
         return True
 
     def restore(self, response: dict[str, Any]) -> None:
