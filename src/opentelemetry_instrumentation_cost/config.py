@@ -76,11 +76,11 @@ class Settings(NamedTuple):
             pricing_api=r.flag("OTEL_PYTHON_COST_PRICING_API", True),
             pricing_api_region=r.parse("OTEL_PYTHON_COST_PRICING_API_REGION", "us-east-1", _api_region, "us-east-1"),
             pricing_region=r.parse("OTEL_PYTHON_COST_PRICING_REGION", None, _region, "the host's own region"),
-            cache_dir=r.parse("OTEL_PYTHON_COST_CACHE_DIR", None, Path, "the user cache dir"),
+            cache_dir=r.parse("OTEL_PYTHON_COST_CACHE_DIR", None, _directory, "the user cache dir"),
             cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
             host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
             host_wide=r.flag("OTEL_PYTHON_COST_HOST_WIDE", True),
-            ledger_dir=r.parse("OTEL_PYTHON_COST_LEDGER_DIR", None, Path, "/dev/shm/otel-cost-<uid>"),
+            ledger_dir=r.parse("OTEL_PYTHON_COST_LEDGER_DIR", None, _directory, "/dev/shm/otel-cost-<uid>"),
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),
             trust_baggage=r.flag("OTEL_PYTHON_COST_TRUST_BAGGAGE", True),
@@ -215,6 +215,18 @@ def _api_region(value: str) -> str:
     if value not in PRICING_API_REGIONS:
         raise ValueError("the Price List API exists only in " + ", ".join(PRICING_API_REGIONS))
     return value
+
+
+def _directory(value: str) -> Path:
+    """An absolute path, not a file: a relative one would follow each process's working directory (gunicorn's
+    ``--chdir``, a worker's), so the processes of one host would not find one ledger, nor one cache. Whether it can
+    be written is found when it is used, with a warning naming the variable."""
+    path = Path(value)
+    if not path.is_absolute():
+        raise ValueError("expected an absolute path")
+    if path.exists() and not path.is_dir():
+        raise ValueError("a file, not a directory")
+    return path
 
 
 def _existing_file(value: str) -> Path:
