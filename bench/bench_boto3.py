@@ -9,6 +9,8 @@ moment of this shared VM (or of moto) falls on both sides alike.
 * client side: moto's recorded answer replayed through botocore's ``before-send`` short-circuit, so the ratio is
   against botocore's own per-call work (serialise, sign, parse) alone: the stricter figure, reported too.
 
+aiobotocore clients are measured round trip too, each call run to completion on one event loop on both sides.
+
 DynamoDB is measured twice: as most callers call it (the package adds ``ReturnConsumedCapacity=TOTAL``, so botocore
 and the server do more), and with the caller asking for it itself (the package's own work only). A third row has
 no package on either side: the same call without and with ``ReturnConsumedCapacity=TOTAL``, what asking for the
@@ -38,7 +40,10 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
 )
 
+import asyncio
+
 import boto3
+from aiobotocore.session import get_session
 from botocore.awsrequest import AWSResponse
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -102,6 +107,20 @@ def _clients(moto_url: str, queue_url: str) -> dict[str, tuple[Any, functools.pa
     return made
 
 
+def _aio_clients(moto_url: str, queue_url: str, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    """aiobotocore clients for the rows the caller does not ask units for, each call run on ``loop``."""
+    made = {}
+    for name, (service, method, params) in _rows(queue_url).items():
+        if name != ASKS:
+            client = loop.run_until_complete(get_session().create_client(service, endpoint_url=moto_url).__aenter__())
+            made[f"aiobotocore {name}"] = (client, functools.partial(_run, loop, getattr(client, method), **params))
+    return made
+
+
+def _run(loop: asyncio.AbstractEventLoop, method: Callable[..., Any], **params: Any) -> Any:
+    return loop.run_until_complete(method(**params))
+
+
 def _paired(base: Call, cost: Call, pairs: int, between: Call) -> tuple[float, float]:
     """Median seconds per call of each side, timed call by call in pairs of alternating order."""
     times: tuple[list[float], list[float]] = ([], [])
@@ -132,11 +151,14 @@ def main() -> None:
         queues = itertools.count()
         queue = sqs_admin.create_queue(QueueName="bench")["QueueUrl"]
 
+        loop = asyncio.new_event_loop()
         plain = _clients(moto_url, queue)  # created before instrument(): never hooked
         alone = _clients(moto_url, queue)  # ASKING_ALONE compares two of these, unhooked too
+        aio_plain = _aio_clients(moto_url, queue, loop)
         CostInstrumentor().instrument()
         CostInstrumentor().runtime.settled.wait(5)
         hooked = _clients(moto_url, queue)
+        aio_hooked = _aio_clients(moto_url, queue, loop)
 
         def fresh_queue() -> None:  # moto slows down as it holds more messages, and PurgeQueue is rate-limited
             old = plain["SQS SendMessage"][1].keywords["QueueUrl"]
@@ -144,6 +166,8 @@ def main() -> None:
             sqs_admin.delete_queue(QueueUrl=old)
             for made in (plain, hooked):
                 made["SQS SendMessage"][1].keywords["QueueUrl"] = url
+            for made in (aio_plain, aio_hooked):
+                made["aiobotocore SQS SendMessage"][1].keywords["QueueUrl"] = url
 
         tracer = TracerProvider(shutdown_on_exit=False).get_tracer("bench")
         print(f"{'call':<54}{'mode':<13}{'without µs':>11}{'with µs':>10}{'added µs':>10}{'ratio':>8}  goal")
@@ -151,6 +175,8 @@ def main() -> None:
             for mode, pairs in PAIRS.items():
                 measured = [(name, plain[name], hooked[name]) for name in plain]
                 measured.append((ASKING_ALONE, alone["DynamoDB PutItem"], alone[ASKS]))
+                if mode == "round trip":
+                    measured += [(name, aio_plain[name], aio_hooked[name]) for name in aio_plain]
                 for name, (base_client, base), (cost_client, cost) in measured:
                     if mode == "client side":
                         _Replay(base_client, base)
