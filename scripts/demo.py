@@ -116,6 +116,7 @@ def main() -> None:
                 _traffic(app.url)
                 spans = app.spans()
             quote_spans = quote.spans()
+        sampled = _sampled(moto_url)
     _report(spans)
     bulk = next(s for s in spans if s["name"] == "POST /bulk")
     a = bulk["attributes"]
@@ -142,7 +143,46 @@ def main() -> None:
     sys.stdout.flush()
     check = [str(BIN / "otel-cost"), "budgets", "check", "--store", STORE, "--window", "10m", "--budgets", BUDGETS]
     print(f"(exit {subprocess.run(check, check=False).returncode})")
+    sampled()
     _one_host_many_processes()
+
+
+def _sampled(moto_url: str) -> Any:
+    """The shop with head sampling (traceidratio 0.2): run now (moto is up), reported at the end."""
+    import sqlite3
+
+    store = WORK / "sampled.db"
+    store.unlink(missing_ok=True)
+    env = {
+        **_env(moto_url),
+        "OTEL_PYTHON_COST_STORE_URL": f"sqlite:///{store}",
+        "OTEL_PYTHON_COST_BUDGETS": "",
+        "OTEL_TRACES_SAMPLER": "traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.2",
+    }
+    with run_example(WORK / "logs", env) as app:
+        http("GET", app.url + "/items/1")  # creates the tables, bucket and queue
+        for _ in range(50):
+            http("POST", app.url + "/bulk?n=1")  # one DynamoDB PutItem each
+        exported = [s for s in app.spans() if s["name"] == "POST /bulk" and s["kind"] == "SpanKind.SERVER"]
+
+    def show() -> None:
+        with sqlite3.connect(store) as conn:
+            count, aws = conn.execute(
+                "SELECT sum(count), sum(sum_usd - compute_usd) FROM otel_cost_transactions "
+                "WHERE transaction_name = 'POST /bulk'"
+            ).fetchone()
+        print("\n--- head sampling: the same shop with OTEL_TRACES_SAMPLER=traceidratio, 0.2 ---")
+        print(f"50 POST /bulk requests sent, one DynamoDB PutItem each; {len(exported)} traces exported (the sampler's")
+        print(f"choice); the store counts {count} requests and ${aws:.9f} of DynamoDB writes (50 x $0.000000625):")
+        print("the roots the sampler drops are recorded, never exported (OTEL_PYTHON_COST_UNSAMPLED_ROOTS=record)")
+        doctor = subprocess.run(
+            [str(BIN / "otel-cost"), "doctor", "--store", "none"], env=env, capture_output=True, text=True, check=False
+        )
+        print("\n$ otel-cost doctor   (its sampler, threads and AWS client lines)")
+        print("\n".join(line for line in doctor.stdout.splitlines() if line.startswith(("sampler", "threads", "AWS"))))
+
+    return show
 
 
 def _one_host_many_processes() -> None:

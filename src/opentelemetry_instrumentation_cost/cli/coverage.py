@@ -69,9 +69,9 @@ def _threads(settings: Settings, problems: Problems) -> None:
 
 
 def _clients() -> None:
-    for dist, how in (("botocore", "hooked: every client created"), ("aiobotocore", "hooked: every client created")):
+    for dist in ("botocore", "aiobotocore"):
         try:
             version = metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
-        print(f"AWS client     {dist} {version}: {how}")
+        print(f"AWS client     {dist} {version}: every client the app creates is metered")
