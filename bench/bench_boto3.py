@@ -108,12 +108,11 @@ def _clients(moto_url: str, queue_url: str) -> dict[str, tuple[Any, functools.pa
 
 
 def _aio_clients(moto_url: str, queue_url: str, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
-    """aiobotocore clients for the rows the caller does not ask units for, each call run on ``loop``."""
+    """aiobotocore clients for the same rows, each call run on ``loop``."""
     made = {}
     for name, (service, method, params) in _rows(queue_url).items():
-        if name != ASKS:
-            client = loop.run_until_complete(get_session().create_client(service, endpoint_url=moto_url).__aenter__())
-            made[f"aiobotocore {name}"] = (client, functools.partial(_run, loop, getattr(client, method), **params))
+        client = loop.run_until_complete(get_session().create_client(service, endpoint_url=moto_url).__aenter__())
+        made[f"aiobotocore {name}"] = (client, functools.partial(_run, loop, getattr(client, method), **params))
     return made
 
 
@@ -170,7 +169,7 @@ def main() -> None:
                 made["aiobotocore SQS SendMessage"][1].keywords["QueueUrl"] = url
 
         tracer = TracerProvider(shutdown_on_exit=False).get_tracer("bench")
-        print(f"{'call':<54}{'mode':<13}{'without µs':>11}{'with µs':>10}{'added µs':>10}{'ratio':>8}  goal")
+        print(f"{'call':<60}{'mode':<13}{'without µs':>11}{'with µs':>10}{'added µs':>10}{'ratio':>8}  goal")
         with tracer.start_as_current_span("root"):
             for mode, pairs in PAIRS.items():
                 measured = [(name, plain[name], hooked[name]) for name in plain]
@@ -184,9 +183,12 @@ def main() -> None:
                     b, c = _paired(base, cost, pairs, fresh_queue)
                     goal = "(no package)" if name == ASKING_ALONE else "< 2%" if mode == "round trip" else "(reported)"
                     print(
-                        f"{name:<54}{mode:<13}{b * 1e6:>11.1f}{c * 1e6:>10.1f}{(c - b) * 1e6:>10.1f}"
+                        f"{name:<60}{mode:<13}{b * 1e6:>11.1f}{c * 1e6:>10.1f}{(c - b) * 1e6:>10.1f}"
                         f"{c / b:>8.3f}  {goal}"
                     )
+        for client, _ in (*aio_plain.values(), *aio_hooked.values()):
+            loop.run_until_complete(client.__aexit__(None, None, None))
+        loop.close()
 
 
 if __name__ == "__main__":

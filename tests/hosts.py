@@ -180,24 +180,15 @@ def redis_server(tmp_path: Path) -> Iterator[str]:
         proc.wait(10)
 
 
-def gunicorn(port: int, *args: str) -> list[str]:
-    return [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "--chdir", str(EXAMPLES / "flask_app"), *args, "app:app"]
+def gunicorn(port: int, *args: str, app: tuple[Path, str] = (EXAMPLES / "flask_app", "app:app")) -> list[str]:
+    """``app``: the directory gunicorn changes to, and the app there (the example's by default)."""
+    return [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "--chdir", str(app[0]), *args, app[1]]
 
 
-def uvicorn(port: int, workers: int = 2) -> list[str]:
-    return [
-        str(BIN / "uvicorn"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--app-dir",
-        str(EXAMPLES / "fastapi_app"),
-        "--no-access-log",
-        "app:app",
-    ]
+def uvicorn(port: int, workers: int = 2, app: tuple[Path, str] = (EXAMPLES / "fastapi_app", "app:app")) -> list[str]:
+    """``workers``: 0 for uvicorn's single process (no supervisor)."""
+    cmd = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--app-dir", str(app[0])]
+    return cmd + (["--workers", str(workers)] if workers else []) + ["--no-access-log", app[1]]
 
 
 def celery_worker(*args: str) -> list[str]:

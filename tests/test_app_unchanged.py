@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import SpanLimits
 
 from opentelemetry_instrumentation_cost.config import Settings
 from tests.inprocess import instrumented, memory_provider
-from tests.test_aws_meters import SETTINGS, WRU
+from tests.test_aws_meters import SETTINGS, WRU, _table
 
 
 def _counter(reader: InMemoryMetricReader, name: str) -> float:
@@ -52,15 +52,6 @@ def test_at_the_attribute_limit_the_apps_attributes_stay(caplog: pytest.LogCaptu
     # on the child its transaction name
     assert _counter(reader, "cost.attributes.left_out") == 9
     assert sum("attribute count limit" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING) == 1
-
-
-def _table(ddb: Any, name: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_the_params_a_request_hook_holds_are_the_apps(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:

@@ -25,7 +25,7 @@ from scripts.harness import BIN, ROOT, free_port
 from tests import moto_log
 from tests.fair_share import fair_shares
 from tests.fakes.otlp import FakeOtlpReceiver
-from tests.hosts import RATE, Run, collect, environment, http_ready, launched
+from tests.hosts import RATE, Run, collect, environment, gunicorn, http_ready, launched, uvicorn
 
 SERVER = 2
 DDB_WRITE = 0.625e-6  # USD per write request unit, on-demand, us-east-1 (a small item: 1 WRU)
@@ -107,29 +107,8 @@ CASES = {
 
 def _command(app: str, port: int) -> list[str]:
     if app == "flask":
-        return [
-            str(BIN / "gunicorn"),
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "--chdir",
-            str(ROOT),
-            "tests.apps.put_flask:app",
-        ]
-    return [
-        str(BIN / "uvicorn"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--app-dir",
-        str(ROOT),
-        "--no-access-log",
-        "tests.apps.put_fastapi:app",
-    ]
+        return gunicorn(port, "-w", "2", app=(ROOT, "tests.apps.put_flask:app"))
+    return uvicorn(port, 2, app=(ROOT, "tests.apps.put_fastapi:app"))
 
 
 @pytest.mark.parametrize("case", list(CASES))

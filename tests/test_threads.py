@@ -16,10 +16,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from scripts.harness import BIN, ROOT, free_port
+from scripts.harness import ROOT, free_port
 from tests import moto_log
 from tests.fakes.otlp import FakeOtlpReceiver
-from tests.hosts import Run, collect, environment, http_ready, launched
+from tests.hosts import Run, collect, environment, gunicorn, http_ready, launched, uvicorn
 from tests.test_sampling import create_table
 
 SERVER, CLIENT = 2, 3
@@ -48,9 +48,8 @@ def _post(url: str) -> None:
 
 def _server(app: str, port: int) -> list[str]:
     if app == "flask":
-        return [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "--chdir", str(ROOT), "tests.apps.put_flask:app"]
-    return [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--app-dir", str(ROOT),
-            "--no-access-log", "tests.apps.put_fastapi:app"]  # fmt: skip
+        return gunicorn(port, app=(ROOT, "tests.apps.put_flask:app"))
+    return uvicorn(port, 0, app=(ROOT, "tests.apps.put_fastapi:app"))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ meter needs only their trace id, which they share with their root.
 The sampler object is changed in place, not replaced: every tracer holds the provider's sampler, including those
 obtained before the package loaded. A ``ParentBased`` sampler gets wrapped delegates for the three cases that make a
 local root (no parent, remote parent sampled or not), so a child of a sampled local parent, the hot path, pays
-nothing. Any other sampler gets an instance ``should_sample`` that looks at the parent only when it drops.
+nothing. Any other sampler gets the wrapper's ``should_sample`` on the instance. Either looks at the parent only when
+the sampler drops.
 ``OTEL_PYTHON_COST_UNSAMPLED_ROOTS=drop`` keeps the SDK's cheaper drop (the numbers then cover sampled roots only).
 """
 
@@ -33,16 +34,13 @@ _CLIENT = SpanKind.CLIENT
 _patched: list[tuple[Sampler, Callable[[], object]]] = []  # (sampler, undo), to restore at uninstrument
 
 
-def _recorded(result: SamplingResult) -> SamplingResult:
-    return SamplingResult(_RECORD_ONLY, result.attributes, result.trace_state)
-
-
 class RecordLocalRoots(Sampler):
-    """A ``ParentBased`` delegate consulted for local roots only: what it drops is recorded. A parentless CLIENT span
-    stays dropped: it is never a local root (``processor.py``), so recording it would only cost a span object."""
+    """``wrapped``'s decisions, but a local root it drops is recorded. A parentless CLIENT span stays dropped: it is
+    never a local root (``processor.py``), so recording it would only cost a span object."""
 
     def __init__(self, wrapped: Sampler) -> None:
-        self.wrapped = wrapped
+        self._decide = wrapped.should_sample  # bound now: ``wrapped`` may get this wrapper's method in its place
+        self._describe = wrapped.get_description
 
     def should_sample(
         self,
@@ -54,21 +52,17 @@ class RecordLocalRoots(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        result = self.wrapped.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
-        if result.decision is _DROP and (kind is not _CLIENT or _remote_parent(parent_context)):
-            return _recorded(result)
+        result = self._decide(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        if result.decision is _DROP and _local_root(parent_context, kind):
+            return SamplingResult(_RECORD_ONLY, result.attributes, result.trace_state)
         return result
 
     def get_description(self) -> str:
-        return self.wrapped.get_description()  # what the app reads of its sampler does not change
+        return self._describe()  # what the app reads of its sampler does not change
 
 
-def _remote_parent(parent_context: Context | None) -> bool:
-    parent = get_current_span(parent_context).get_span_context()
-    return parent.is_valid and parent.is_remote
-
-
-def _would_be_local_root(parent_context: Context | None, kind: SpanKind | None) -> bool:
+def _local_root(parent_context: Context | None, kind: SpanKind | None) -> bool:
+    """Whether the span being sampled would be a local root: no parent (and not a CLIENT span), or a remote one."""
     parent = get_current_span(parent_context).get_span_context()
     if parent.is_valid:
         return parent.is_remote
@@ -86,23 +80,7 @@ def record_local_roots(sampler: Any) -> None:
             setattr(sampler, name, RecordLocalRoots(delegate))
         _patched.append((sampler, lambda: sampler.__dict__.update(saved)))
         return
-    original = sampler.should_sample
-
-    def should_sample(
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        result = original(parent_context, trace_id, name, kind, attributes, links, trace_state)
-        if result.decision is _DROP and _would_be_local_root(parent_context, kind):
-            return _recorded(result)
-        return result
-
-    sampler.should_sample = should_sample  # type: ignore[method-assign]
+    sampler.should_sample = RecordLocalRoots(sampler).should_sample  # type: ignore[method-assign]
     _patched.append((sampler, lambda: vars(sampler).pop("should_sample", None)))
 
 

@@ -53,7 +53,7 @@ class CallMeter:
             if plan is None:
                 plan = self._plans[model] = _Plan(model)
             if plan.meter is not None:
-                context[_STATE_KEY] = [plan, params, False]  # the last: whether ``before_call`` asked for more
+                context[_STATE_KEY] = [plan, params, False, False]  # ``before_call``: units asked for, sent
         except Exception:
             error_once("aws-before", "cost: failed to prepare an AWS call for metering")
 
@@ -62,12 +62,14 @@ class CallMeter:
         request dict); in enforce mode, refuse a call whose transaction is already over budget (raises into the
         boto3 call). A handler that answered the call before this one (a ``Stubber``) means nothing is sent."""
         kept = context.get(_STATE_KEY)
-        if kept is not None and kept[0].prepare is not None and self.enabled:
-            try:
-                plan = kept[0]
-                kept[2] = plan.prepare(plan.operation, kept[1], params, plan.accepts)
-            except Exception:
-                error_once("aws-prepare", "cost: failed to ask AWS for an AWS call's billed units")
+        if kept is not None:
+            kept[3] = True  # no handler answered the call before this one: its response will be botocore's own
+            if kept[0].prepare is not None and self.enabled:
+                try:
+                    plan = kept[0]
+                    kept[2] = plan.prepare(plan.operation, kept[1], params, plan.accepts)
+                except Exception:
+                    error_once("aws-prepare", "cost: failed to ask AWS for an AWS call's billed units")
         guard = self.runtime.guard
         if guard is None or not guard.enforce or not self.enabled or is_own_call():
             return
@@ -87,7 +89,7 @@ class CallMeter:
             kept = context.get(_STATE_KEY)
             if kept is None or not self.enabled:
                 return
-            plan, params, injected = kept
+            plan, params, injected, sent = kept
             call = Call(plan.service, plan.operation, params, parsed, http_response, context)
             metering = plan.meter.measure(call)
             if injected and parsed is not None:  # None: a test of the app's mocked Endpoint.make_request
@@ -95,7 +97,7 @@ class CallMeter:
             if metering is None:
                 return
             root = self._attach(call, metering)
-            if plan.streams and parsed is not None and "stream" in parsed:
+            if plan.streams and sent and parsed is not None and "stream" in parsed:  # a stubbed answer: untouched
                 parsed["stream"] = bedrock.metered_stream(
                     parsed["stream"], call.operation, lambda tokens: self._stream_usage(call, root, tokens)
                 )
