@@ -97,12 +97,13 @@ def _kept_by_ratio(trace_id: int, ratio: float) -> bool:
     return (trace_id & (2**64 - 1)) < round(ratio * 2**64)
 
 
-CASES = {
-    "flask-traceidratio-0.1": ("flask", "traceidratio", "0.1"),
-    "fastapi-traceidratio-0.25": ("fastapi", "traceidratio", "0.25"),
-    "flask-parentbased_always_off": ("flask", "parentbased_always_off", ""),
-    "fastapi-always_off": ("fastapi", "always_off", ""),
+SAMPLERS = {
+    "traceidratio-0.1": ("traceidratio", "0.1"),
+    "traceidratio-0.25": ("traceidratio", "0.25"),
+    "parentbased_always_off": ("parentbased_always_off", ""),
+    "always_off": ("always_off", ""),
 }
+CASES = {f"{app}-{name}": (app, *sampler) for app in ("flask", "fastapi") for name, sampler in SAMPLERS.items()}
 
 
 def _command(app: str, port: int) -> list[str]:
