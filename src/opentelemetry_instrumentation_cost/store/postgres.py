@@ -2,8 +2,10 @@
 
 Partitions are created ahead (today + 2 days, and any day a batch touches) and dropped after the retention period;
 schema changes and partition DDL run under an advisory lock, so many processes on many hosts can start at once.
-Rows for the same key are merged with ``INSERT ... ON CONFLICT DO UPDATE``; a batch's id is recorded in the same
-transaction, so a batch retried after an unknown commit outcome is never added twice. psycopg 3 with its pool.
+Rows for the same key are merged with ``INSERT ... ON CONFLICT DO UPDATE``, each batch's rows in key order: every
+writer then takes the rows' locks in the same order, so replicas of one service (same rows, each folded in the order
+its requests ended) wait for each other at most one transaction, and never deadlock. A batch's id is recorded in the
+same transaction, so a batch retried after an unknown commit outcome is never added twice. psycopg 3 with its pool.
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ class PostgresStore:
                         )
                         if cur.rowcount == 1:
                             with conn.cursor() as many:
-                                if rows:
-                                    many.executemany(_UPSERT, [row_values(k, r) for k, r in rows.items()])
+                                if rows:  # in key order: replicas upserting the same rows can never deadlock
+                                    many.executemany(_UPSERT, [row_values(k, rows[k]) for k in sorted(rows)])
             except psycopg.errors.CheckViolation as exc:  # no partition for a row: someone dropped it; recreate
                 self._partitions.clear()
                 raise self._unavailable(exc) from None

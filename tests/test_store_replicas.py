@@ -1,0 +1,62 @@
+"""Replicas of one service writing the same rows at once never deadlock (the real PostgreSQL).
+
+Twenty processes, each the store of a replica of one service on one host, flush batches of the same twenty rows
+(same minute, transactions and host), each batch's rows in an order of its own, as replicas fold requests in the
+order they end. The truth is the test's: every row's count is the number of batches written, exactly.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from typing import Any
+
+import psycopg
+
+WRITERS, BATCHES, ROWS = 20, 25, 20
+
+
+def _replica(url: str, seed: int, start: Any) -> tuple[int, float, list[str]]:
+    """One replica's store: its batches, the slowest write after the first (connecting), its errors."""
+    from opentelemetry_instrumentation_cost.store.model import Batch, Row
+    from opentelemetry_instrumentation_cost.store.postgres import PostgresStore
+
+    store = PostgresStore(url)
+    minute = int(time.time()) // 60 * 60
+    keys = [(minute, "shop", f"GET /route/{i}", "m5.large", "us-east-1", "host-a", "boot-1") for i in range(ROWS)]
+    rng = random.Random(seed)
+    errors: list[str] = []
+    slowest = 0.0
+    start.wait()
+    for n in range(BATCHES):
+        rng.shuffle(keys)
+        batch = Batch({k: Row(count=1, sum_usd=0.001, compute_usd=0.001, max_usd=0.001) for k in keys})
+        t0 = time.perf_counter()
+        try:
+            store.write(batch)
+        except Exception as exc:
+            errors.append(str(exc)[:200])
+        if n:
+            slowest = max(slowest, time.perf_counter() - t0)
+    store.close()
+    return BATCHES - len(errors), slowest, errors
+
+
+def test_replicas_of_one_service_never_deadlock(pg_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(WRITERS) as pool:
+        start = manager.Event()
+        results = [pool.apply_async(_replica, (pg_url, seed, start)) for seed in range(WRITERS)]
+        time.sleep(3)  # every replica connected and waiting
+        start.set()
+        done = [r.get(120) for r in results]
+    errors = [e for _, _, errs in done for e in errs]
+    written = sum(n for n, _, _ in done)
+    with psycopg.connect(pg_url) as conn:
+        counts = [c for (c,) in conn.execute("SELECT count FROM otel_cost_transactions ORDER BY transaction_name")]
+    assert not errors, errors[:3]
+    assert written == WRITERS * BATCHES
+    assert counts == [WRITERS * BATCHES] * ROWS  # every row of every batch, exactly once
+    slowest = max(s for _, s, _ in done)
+    assert slowest < 1.0, slowest
