@@ -19,6 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_redis.sh
+	bash scripts/ensure_pgbouncer.sh
 	$(BIN)/ruff check src tests scripts bench examples
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q

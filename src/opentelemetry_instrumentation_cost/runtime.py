@@ -93,7 +93,7 @@ class CostRuntime:
 
     def flush_bounded(self, wait_s: float = FINAL_FLUSH_S, last: bool = False) -> bool:
         """``flush`` by the flusher's thread, waited for at most ``wait_s``: at exit and at provider shutdown the
-        app's thread must not sit out a store that does not answer (the pool's 5 s timeout, SQLite's 30 s busy
+        app's thread must not sit out a store that does not answer (PostgreSQL's 3 s connect timeout, SQLite's 30 s busy
         timeout). A write cut short by the exit is rolled back by the store, and its batch id keeps it from being
         added twice if it did commit."""
         ok = self.flusher.flush_waiting(wait_s, last)
@@ -244,8 +244,8 @@ class _LazyStore:
 
     def after_fork(self) -> None:
         """In a forked child, open a store of its own at the next write. The parent's connections are the parent's
-        sockets and files (closing them here could end its sessions; SQLite forbids using them across a fork) and
-        its pool's threads did not survive the fork, so the parent's store is set aside, untouched."""
+        sockets and files (closing them here could end its sessions; SQLite forbids using them across a fork), so
+        the parent's store is set aside, untouched."""
         if self._store is not None:
             _INHERITED.append(self._store)
             self._store = None

@@ -5,7 +5,9 @@ schema changes and partition DDL run under an advisory lock, so many processes o
 Rows for the same key are merged with ``INSERT ... ON CONFLICT DO UPDATE``, each batch's rows in key order: every
 writer then takes the rows' locks in the same order, so replicas of one service (same rows, each folded in the order
 its requests ended) wait for each other at most one transaction, and never deadlock. A batch's id is recorded in the
-same transaction, so a batch retried after an unknown commit outcome is never added twice. psycopg 3 with its pool.
+same transaction, so a batch retried after an unknown commit outcome is never added twice. psycopg 3, one connection
+per write or read (none held between flushes), no server-side prepared statements: it works through a connection
+pooler in transaction mode.
 """
 
 from __future__ import annotations
@@ -37,40 +39,10 @@ def partition_name(day: date) -> str:
     return f"{TABLE}_p{day:%Y%m%d}"
 
 
-def _why_no_connection(url: str) -> BaseException | None:
-    """One direct connection attempt, for the reason the pool's timeout hides (refused, no such database, bad
-    password: the pool retries those quietly until it gives up)."""
-    import psycopg
-
-    try:
-        psycopg.connect(url, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        return exc
-    return None
-
-
 class PostgresStore:
     def __init__(self, url: str, retention_days: int = 90) -> None:
-        import logging
-
-        from psycopg_pool import ConnectionPool
-
-        pool_log = logging.getLogger("psycopg.pool")
-        if pool_log.level == logging.NOTSET:  # its reconnect warnings repeat ours, unthrottled: quiet unless asked
-            pool_log.setLevel(logging.ERROR)
-
         self.url = url
         self.retention_days = retention_days
-        self._pool = ConnectionPool(
-            url,
-            min_size=0,
-            max_size=2,
-            open=False,
-            timeout=5,
-            kwargs={"connect_timeout": 3},
-            name="otel-cost",
-        )
-        self._pool.open(wait=False)
         self._partitions: set[date] = set()
         self._migrated = False
         self._pruned_on: date | None = None
@@ -79,24 +51,28 @@ class PostgresStore:
     def describe(self) -> str:
         return redact(self.url)
 
-    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        from psycopg_pool import PoolTimeout
+    def _connect(self) -> Any:
+        """A connection for one write or one read, closed with it: a process holds none between flushes (a fleet of
+        processes would otherwise hold one each, and PostgreSQL's default limit is 100). No server-side prepared
+        statements (``prepare_threshold=None``): a pooler in transaction mode (pgbouncer before 1.21) hands each
+        transaction to any server connection, where a statement prepared on another does not exist."""
+        import psycopg
 
-        if isinstance(exc, PoolTimeout):  # says only that it waited: ask the server once for the reason
-            exc = _why_no_connection(self.url) or exc
+        return psycopg.connect(self.url, connect_timeout=3, prepare_threshold=None)
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         # psycopg messages can quote the connection string; keep only the class and the server's first line
         first = str(exc).splitlines()[0] if str(exc) else ""
         return StoreUnavailable(f"PostgreSQL {redact(self.url)}: {exc.__class__.__name__}: {redact(first)}")
 
     def write(self, batch: Batch) -> None:
         import psycopg
-        from psycopg_pool import PoolTimeout
 
         with self._lock:
             cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).timestamp()
             rows = {k: r for k, r in batch.rows.items() if k[0] >= cutoff}  # older rows would be dropped anyway
             try:
-                with self._pool.connection() as conn:
+                with self._connect() as conn:
                     self._prepare(conn, {datetime.fromtimestamp(k[0], UTC).date() for k in rows})
                     with conn.transaction():
                         cur = conn.execute(
@@ -109,7 +85,7 @@ class PostgresStore:
             except psycopg.errors.CheckViolation as exc:  # no partition for a row: someone dropped it; recreate
                 self._partitions.clear()
                 raise self._unavailable(exc) from None
-            except (psycopg.Error, PoolTimeout, OSError) as exc:
+            except (psycopg.Error, OSError) as exc:
                 self._migrated = False if isinstance(exc, psycopg.errors.UndefinedTable) else self._migrated
                 raise self._unavailable(exc) from None
 
@@ -160,24 +136,20 @@ class PostgresStore:
     def rows(self, since_epoch: float) -> list[tuple]:
         """Stored rows from ``since_epoch`` on (for the CLI, which reads once per run)."""
         import psycopg
-        from psycopg_pool import PoolTimeout
 
         cols = ", ".join("extract(epoch from bucket_start)::bigint" if c == "bucket_start" else c for c in COLUMNS)
-        refused = _why_no_connection(self.url)  # the CLI reads once: say why at once, not after the pool's 5 s
-        if refused is not None:
-            raise self._unavailable(refused)
         try:
-            with self._pool.connection() as conn:
+            with self._connect() as conn:
                 return conn.execute(
                     f"SELECT {cols} FROM {TABLE} WHERE bucket_start >= to_timestamp(%s)", (since_epoch,)
                 ).fetchall()
         except psycopg.errors.UndefinedTable:
             return []
-        except (psycopg.Error, PoolTimeout, OSError) as exc:
+        except (psycopg.Error, OSError) as exc:
             raise self._unavailable(exc) from None
 
     def close(self) -> None:
-        self._pool.close()
+        """Nothing is held between uses."""
 
 
 def _migrate_v1(conn: Any) -> None:

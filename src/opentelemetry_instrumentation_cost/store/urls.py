@@ -38,7 +38,7 @@ def _hidden(pair: str) -> str:
 
 def checked(url: str) -> str:
     """``url`` when it names a store this package opens; else ValueError saying what was expected (the setting's
-    warning, or the CLI's error, says it at once rather than a pool timing out on it later)."""
+    warning, or the CLI's error, says it at once rather than a write failing on it later)."""
     if url == "none":
         return url
     if url.startswith("sqlite:"):
