@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_flask.py
 	$(BIN)/python bench/bench_hosts.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_report.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..budgets.config import parse_budgets
-from .common import CliError, open_for_reading, read_rows, window_seconds
+from .common import CliError, open_for_reading, read_grouped, window_seconds
 from .report import summarize
 
 
@@ -23,7 +23,7 @@ def run_budgets_check(args: Any) -> int:
         raise CliError("no budgets configured: set OTEL_PYTHON_COST_BUDGETS or pass --budgets")
     seconds = window_seconds(args.window)
     store, shown = open_for_reading(args.store)
-    lines, _ = summarize(read_rows(store, time.time() - seconds), "transaction")  # requests counted at the edge
+    lines, _ = summarize(read_grouped(store, time.time() - seconds, "transaction"), "transaction")  # at the edge
     over = []
     for line in lines:
         budget = budgets.for_transaction(line.group)

@@ -47,7 +47,16 @@ def open_for_reading(arg: str | None) -> tuple[Any, str]:
 
 
 def read_rows(store: Any, since_epoch: float) -> list[tuple]:
+    """Every stored row of the window (per minute): for ``--plot`` only."""
     try:
         return store.rows(since_epoch)
+    except StoreUnavailable as exc:
+        raise CliError(f"the store is unreachable: {exc}", code=3) from None
+
+
+def read_grouped(store: Any, since_epoch: float, by: str) -> list[tuple]:
+    """The window's rows summed in the database per group of ``by`` and service (``store.schema.grouped_query``)."""
+    try:
+        return store.grouped(since_epoch, by)
     except StoreUnavailable as exc:
         raise CliError(f"the store is unreachable: {exc}", code=3) from None

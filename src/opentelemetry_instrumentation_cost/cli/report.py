@@ -11,7 +11,7 @@ from typing import Any
 
 from ..store.schema import COLUMNS
 from ..transactions.names import IDLE, UNENDED, UNTRACED
-from .common import CliError, open_for_reading, read_rows, window_seconds
+from .common import CliError, open_for_reading, read_grouped, read_rows, window_seconds
 
 _I = {c: i for i, c in enumerate(COLUMNS)}
 _EACH_ITS_OWN = (UNENDED, UNTRACED)  # a process's own leftovers, never one request seen by several services
@@ -31,7 +31,8 @@ class Line:
 
 
 def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
-    """Lines sorted by total (idle excluded), and the idle cost.
+    """Lines sorted by total (idle excluded), and the idle cost, from rows in ``COLUMNS`` order (stored rows, or the
+    store's own sums per group and service, which give the same lines).
 
     By transaction, a request is counted once although every service it crosses has a local root for it: the
     count is taken where the transaction has the most roots (its edge), and costs are summed over all services.
@@ -76,7 +77,8 @@ def _group(r: tuple, by: str) -> str:
 def run_report(args: Any) -> int:
     seconds = window_seconds(args.since)
     store, shown = open_for_reading(args.store)
-    rows = read_rows(store, time.time() - seconds)
+    since = time.time() - seconds
+    rows = read_grouped(store, since, args.by)  # summed in the database: a line per group and service
     if not rows:
         raise CliError(f"no cost data in the last {args.since} in {shown}", code=1)
     lines, idle = summarize(rows, args.by)
@@ -106,7 +108,7 @@ def run_report(args: Any) -> int:
     if args.plot:
         from .plot import plot
 
-        plot(rows, args.plot)
+        plot(read_rows(store, since), args.plot)  # per minute: the one reader of every row
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 

@@ -16,8 +16,9 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
-from .schema import BATCHES, COLUMNS, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
+from .schema import BATCHES, COLUMNS, KEY, SCHEMA_VERSION, TABLE, VERSIONS, grouped_query, row_values, upsert
 from .urls import redact
 
 _LOCK_KEY = 0x0C057  # advisory lock id for schema and partition DDL
@@ -143,6 +144,19 @@ class PostgresStore:
                 return conn.execute(
                     f"SELECT {cols} FROM {TABLE} WHERE bucket_start >= to_timestamp(%s)", (since_epoch,)
                 ).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        except (psycopg.Error, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    def grouped(self, since_epoch: float, by: str) -> list[tuple]:
+        """The rows from ``since_epoch`` on, summed per group of ``by`` and service (``schema.grouped_query``)."""
+        import psycopg
+
+        query = grouped_query(by, "to_timestamp(%s)", "extract(epoch from bucket_start)::bigint", IDLE)
+        try:
+            with self._connect() as conn:
+                return conn.execute(query, (since_epoch,)).fetchall()
         except psycopg.errors.UndefinedTable:
             return []
         except (psycopg.Error, OSError) as exc:

@@ -26,3 +26,34 @@ def upsert(placeholder: str, bucket_expr: str, greatest: str) -> str:
 def row_values(key: tuple, row: object) -> tuple:
     """A row's values in ``COLUMNS`` order."""
     return (*key[:5], *(getattr(row, c) for c in SUMS), row.max_usd, *key[5:])  # type: ignore[attr-defined]
+
+
+_INTEGER_SUMS = ("count", "budget_exceeded")
+GROUPINGS = ("transaction", "service", "host")
+
+
+def grouped_query(by: str, since: str, epoch: str, idle: str) -> str:
+    """A SELECT that sums the rows from ``since`` on (the dialect's expression of a placeholder) per group of ``by``
+    and per service, in ``COLUMNS`` order, in the database: what ``otel-cost report`` and ``budgets check`` read,
+    so that a fleet's day is never pulled into Python row by row. Columns the grouping does not keep are empty;
+    the idle rows (transaction ``idle``) stay apart in every grouping; ``epoch``: the bucket start in seconds."""
+    flagged = f"CASE WHEN transaction_name = '{idle}' THEN '{idle}' ELSE '' END"
+    kept = {
+        "transaction": {"transaction_name": "transaction_name"},
+        "service": {"transaction_name": flagged},
+        "host": {"transaction_name": flagged, "instance_type": "instance_type", "region": "region", "host": "host"},
+    }[by]
+    select = []
+    for column in COLUMNS:
+        if column == "bucket_start":
+            select.append(f"min({epoch})")
+        elif column == "service" or column in kept:
+            select.append(kept.get(column, column))
+        elif column in SUMS:
+            select.append(f"CAST(sum({column}) AS BIGINT)" if column in _INTEGER_SUMS else f"sum({column})")
+        elif column == "max_usd":
+            select.append("max(max_usd)")
+        else:
+            select.append("''")
+    groups = ", ".join(["service", *kept.values()])
+    return f"SELECT {', '.join(select)} FROM {TABLE} WHERE bucket_start >= {since} GROUP BY {groups}"

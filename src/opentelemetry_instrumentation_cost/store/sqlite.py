@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
-from .schema import BATCHES, COLUMNS, HOST, KEY, SCHEMA_VERSION, TABLE, VERSIONS, row_values, upsert
+from .schema import BATCHES, COLUMNS, HOST, KEY, SCHEMA_VERSION, TABLE, VERSIONS, grouped_query, row_values, upsert
 
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -88,6 +89,11 @@ class SQLiteStore:
         with self._lock, self._connection() as conn:
             query = f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE bucket_start >= ?"
             return conn.execute(query, (int(since_epoch),)).fetchall()
+
+    def grouped(self, since_epoch: float, by: str) -> list[tuple]:
+        """The rows from ``since_epoch`` on, summed per group of ``by`` and service (``schema.grouped_query``)."""
+        with self._lock, self._connection() as conn:
+            return conn.execute(grouped_query(by, "?", "bucket_start", IDLE), (int(since_epoch),)).fetchall()
 
     def close(self) -> None:
         """Nothing is held between uses."""

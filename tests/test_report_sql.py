@@ -1,0 +1,122 @@
+"""``otel-cost report`` sums in the database, and gives the figures a SQL query written here gives, over generated
+rows in both stores (5 services × 60 transactions × 4 hosts × 50 minutes, with idle and leftovers)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from scripts.harness import BIN
+
+SERVICES, TRANSACTIONS, HOSTS, MINUTES = 5, 60, 4, 50
+LEFTOVERS = ("<unended>", "<untraced>")  # each its own per service: counted in every service
+
+
+def _rows(now: int) -> list[tuple[Any, ...]]:
+    rng = random.Random(7)
+    names = [f"GET /t{i}" for i in range(TRANSACTIONS)] + ["<idle>", *LEFTOVERS]
+    out = []
+    for m in range(min(MINUTES, now % 86400 // 60 + 1)):  # today's minutes only (the store made today's partition)
+        bucket = (now // 60 - m) * 60
+        for s in range(SERVICES):
+            for name in names:
+                for h in range(HOSTS):
+                    if name != "<idle>" and rng.random() < 0.5:
+                        continue
+                    count = 0 if name == "<idle>" else rng.randint(1, 50)
+                    compute = rng.random() * 1e-4
+                    service = 0.0 if name == "<idle>" else rng.random() * 1e-4
+                    out.append((bucket, f"svc{s}", name, "m5.large", "us-east-1", count, compute + service, compute,
+                                service, rng.randint(0, 2), rng.random() * 1e-5, f"host{h}", "boot"))  # fmt: skip
+    return out
+
+
+def _fill_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> str:
+    from opentelemetry_instrumentation_cost.store.sqlite import SQLiteStore
+
+    url = f"sqlite:///{path}"
+    SQLiteStore(path).grouped(0, "transaction")  # the schema, as the package creates it
+    with sqlite3.connect(path) as conn:
+        conn.executemany(f"INSERT INTO otel_cost_transactions VALUES ({', '.join('?' * 13)})", rows)
+    return url
+
+
+def _fill_postgres(url: str, rows: list[tuple[Any, ...]]) -> str:
+    from opentelemetry_instrumentation_cost.store.model import Batch
+    from opentelemetry_instrumentation_cost.store.postgres import PostgresStore
+
+    PostgresStore(url).write(Batch({}))  # the schema and today's partitions, as the package creates them
+    cols = ("bucket_start, service, transaction_name, instance_type, region, count, sum_usd, compute_usd, "
+            "service_usd, budget_exceeded, max_usd, host, boot")  # fmt: skip
+    with psycopg.connect(url) as conn, conn.cursor().copy(f"COPY otel_cost_transactions ({cols}) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row((time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(r[0])), *r[1:]))
+    return url
+
+
+def _truth(query: Any, by: str) -> tuple[dict[str, dict[str, Any]], float]:
+    """The report's lines as this test computes them with SQL of its own."""
+    group = {"transaction": "transaction_name", "service": "service",
+             "host": "host || ' m5.large us-east-1'"}[by]  # fmt: skip
+    per = query(
+        f"SELECT {group}, service, sum(count), sum(sum_usd), sum(compute_usd), sum(service_usd), max(max_usd), "
+        f"sum(budget_exceeded) FROM otel_cost_transactions WHERE transaction_name <> '<idle>' GROUP BY 1, 2"
+    )
+    lines: dict[str, dict[str, Any]] = {}
+    for g, _, n, total, compute, service, top, over in per:
+        line = lines.setdefault(g, {"counts": [], "total_usd": 0.0, "compute_usd": 0.0, "service_usd": 0.0,
+                                    "max_usd": 0.0, "budget_violations": 0})  # fmt: skip
+        line["counts"].append(int(n))
+        line["total_usd"] += total
+        line["compute_usd"] += compute
+        line["service_usd"] += service
+        line["max_usd"] = max(line["max_usd"], top)
+        line["budget_violations"] += int(over)
+    for g, line in lines.items():
+        counts = line.pop("counts")
+        line["requests"] = max(counts) if by == "transaction" and g not in LEFTOVERS else sum(counts)
+    idle = query("SELECT sum(sum_usd) FROM otel_cost_transactions WHERE transaction_name = '<idle>'")[0][0]
+    return lines, idle
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_report_is_the_sql_the_test_writes(tmp_path: Path, pg_url: str, kind: str) -> None:
+    rows = _rows(int(time.time()))
+    if kind == "sqlite":
+        url = _fill_sqlite(tmp_path / "c.db", rows)
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with sqlite3.connect(tmp_path / "c.db") as conn:
+                return conn.execute(sql).fetchall()
+    else:
+        url = _fill_postgres(pg_url, rows)
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with psycopg.connect(pg_url) as conn:
+                return conn.execute(sql).fetchall()
+
+    for by in ("transaction", "service", "host"):
+        done = subprocess.run(
+            [str(BIN / "otel-cost"), "report", "--store", url, "--since", "2h", "--by", by, "--format", "json"],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        report = json.loads(done.stdout)
+        want, idle = _truth(query, by)
+        got = {line.pop("group"): line for line in report["lines"]}
+        assert set(got) == set(want), by
+        for group, line in want.items():
+            for field, value in line.items():
+                assert got[group][field] == pytest.approx(value, rel=1e-9), (by, group, field)
+        assert report["idle_usd"] == pytest.approx(idle, rel=1e-9)
+        if by == "host":
+            per_host = dict(query("SELECT host || ' m5.large us-east-1', sum(sum_usd) FROM otel_cost_transactions "
+                                  "WHERE transaction_name = '<idle>' GROUP BY 1"))  # fmt: skip
+            assert {g: line["idle_usd"] for g, line in got.items()} == pytest.approx(per_host, rel=1e-9)
