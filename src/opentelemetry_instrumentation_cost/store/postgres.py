@@ -153,9 +153,12 @@ class PostgresStore:
         """The rows from ``since_epoch`` on, summed per group of ``by`` and service (``schema.grouped_query``)."""
         import psycopg
 
-        query = grouped_query(by, "to_timestamp(%s)", "extract(epoch from bucket_start)::bigint", IDLE)
+        query = grouped_query(by, "to_timestamp(%s)", "extract(epoch from min(bucket_start))::bigint", IDLE)
         try:
             with self._connect() as conn:
+                # room to sort the groups in memory (10 million rows spilled to disk at the default 4 MB); LOCAL:
+                # for this transaction only, which a pooler in transaction mode requires
+                conn.execute("SET LOCAL work_mem = '64MB'")
                 return conn.execute(query, (since_epoch,)).fetchall()
         except psycopg.errors.UndefinedTable:
             return []

@@ -32,11 +32,12 @@ _INTEGER_SUMS = ("count", "budget_exceeded")
 GROUPINGS = ("transaction", "service", "host")
 
 
-def grouped_query(by: str, since: str, epoch: str, idle: str) -> str:
+def grouped_query(by: str, since: str, first: str, idle: str) -> str:
     """A SELECT that sums the rows from ``since`` on (the dialect's expression of a placeholder) per group of ``by``
     and per service, in ``COLUMNS`` order, in the database: what ``otel-cost report`` and ``budgets check`` read,
     so that a fleet's day is never pulled into Python row by row. Columns the grouping does not keep are empty;
-    the idle rows (transaction ``idle``) stay apart in every grouping; ``epoch``: the bucket start in seconds."""
+    the idle rows (transaction ``idle``) stay apart in every grouping; ``first``: the aggregate giving the first
+    bucket's start in epoch seconds (converted once per group, not once per row)."""
     flagged = f"CASE WHEN transaction_name = '{idle}' THEN '{idle}' ELSE '' END"
     kept = {
         "transaction": {"transaction_name": "transaction_name"},
@@ -46,7 +47,7 @@ def grouped_query(by: str, since: str, epoch: str, idle: str) -> str:
     select = []
     for column in COLUMNS:
         if column == "bucket_start":
-            select.append(f"min({epoch})")
+            select.append(first)
         elif column == "service" or column in kept:
             select.append(kept.get(column, column))
         elif column in SUMS:

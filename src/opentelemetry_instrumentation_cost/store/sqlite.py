@@ -93,7 +93,7 @@ class SQLiteStore:
     def grouped(self, since_epoch: float, by: str) -> list[tuple]:
         """The rows from ``since_epoch`` on, summed per group of ``by`` and service (``schema.grouped_query``)."""
         with self._lock, self._connection() as conn:
-            return conn.execute(grouped_query(by, "?", "bucket_start", IDLE), (int(since_epoch),)).fetchall()
+            return conn.execute(grouped_query(by, "?", "min(bucket_start)", IDLE), (int(since_epoch),)).fetchall()
 
     def close(self) -> None:
         """Nothing is held between uses."""
