@@ -449,3 +449,46 @@ def test_a_child_forked_while_its_parent_writes_sqlite_can_write(tmp_path: Path)
     assert failed == 0
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM otel_cost_transactions WHERE service = 'child'").fetchone() == (10,)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_old_batch_ids_are_pruned_by_their_index_and_current_ones_kept(tmp_path: Path, pg_url: str, kind: str) -> None:
+    """A batch id only guards a retry from the process's buffer (an hour by default): ids older than two days go,
+    through an index on ``applied_at`` (no full scan), and the rows they wrote stay; a recent id still stops its
+    batch from being added twice."""
+    row = {(NOW, "shop", "GET /", "m5.large", "us-east-1", "web-1", "b1"): Row(1, 1.0, 1.0, 0, 1.0, 0)}
+    recent = Batch(row, id="recent")
+    if kind == "sqlite":
+        store: Any = SQLiteStore(tmp_path / "c.db")
+        store.write(recent)
+        with sqlite3.connect(tmp_path / "c.db") as conn:
+            conn.executemany(
+                "INSERT INTO otel_cost_batches VALUES (?, ?)", [(f"old{i}", time.time() - 3 * 86400) for i in range(5)]
+            )
+            indexes = [r[1] for r in conn.execute("PRAGMA index_list(otel_cost_batches)")]
+
+        def ids() -> set[str]:
+            with sqlite3.connect(tmp_path / "c.db") as conn:
+                return {r[0] for r in conn.execute("SELECT batch_id FROM otel_cost_batches")}
+    else:
+        store = PostgresStore(pg_url)
+        store.write(recent)
+        with psycopg.connect(pg_url) as conn:
+            old = [(f"old{i}",) for i in range(5)]
+            conn.cursor().executemany("INSERT INTO otel_cost_batches VALUES (%s, now() - interval '3 days')", old)
+            indexes = [
+                r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'otel_cost_batches'")
+            ]
+        store = PostgresStore(pg_url)  # a process's first write of the day prunes
+
+        def ids() -> set[str]:
+            with psycopg.connect(pg_url) as conn:
+                return {r[0] for r in conn.execute("SELECT batch_id FROM otel_cost_batches")}
+
+    assert "otel_cost_batches_applied_at" in indexes
+    store.write(Batch(row, id="next"))
+    store.write(recent)  # a retry of a batch already applied: not added again
+    assert ids() == {"recent", "next"}
+    rows = store.rows(NOW - 60)
+    assert [r[5] for r in rows] == [2]  # "recent" once, "next" once
+    store.close()

@@ -18,7 +18,19 @@ from typing import Any
 
 from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
-from .schema import BATCHES, COLUMNS, KEY, SCHEMA_VERSION, TABLE, VERSIONS, grouped_query, row_values, upsert
+from .schema import (
+    BATCH_ID_KEEP_S,
+    BATCHES,
+    BATCHES_INDEX,
+    COLUMNS,
+    KEY,
+    SCHEMA_VERSION,
+    TABLE,
+    VERSIONS,
+    grouped_query,
+    row_values,
+    upsert,
+)
 from .urls import redact
 
 _LOCK_KEY = 0x0C057  # advisory lock id for schema and partition DDL
@@ -31,6 +43,7 @@ _DDL = (
         host text NOT NULL DEFAULT '', boot text NOT NULL DEFAULT '',
         PRIMARY KEY ({", ".join(KEY)})) PARTITION BY RANGE (bucket_start)""",
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    BATCHES_INDEX,
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
 )
 _UPSERT = upsert("%s", "to_timestamp(%s)", "GREATEST")
@@ -130,9 +143,7 @@ class PostgresStore:
             if day < cutoff:
                 conn.execute(f"DROP TABLE IF EXISTS {name}")  # the name was built by partition_name, never input
                 self._partitions.discard(day)
-        conn.execute(
-            f"DELETE FROM {BATCHES} WHERE applied_at < now() - make_interval(days => %s)", (self.retention_days,)
-        )
+        conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < now() - make_interval(secs => %s)", (BATCH_ID_KEEP_S,))
 
     def rows(self, since_epoch: float) -> list[tuple]:
         """Stored rows from ``since_epoch`` on (for the CLI, which reads once per run)."""

@@ -28,6 +28,9 @@ def row_values(key: tuple, row: object) -> tuple:
     return (*key[:5], *(getattr(row, c) for c in SUMS), row.max_usd, *key[5:])  # type: ignore[attr-defined]
 
 
+BATCH_ID_KEEP_S = 2 * 86400  # a batch id stops a retried batch from being added twice; retries come from the
+# process's buffer (an hour of batches by default): ids older than two days guard nothing, and are pruned
+BATCHES_INDEX = f"CREATE INDEX IF NOT EXISTS {BATCHES}_applied_at ON {BATCHES} (applied_at)"  # prune by range
 _INTEGER_SUMS = ("count", "budget_exceeded")
 GROUPINGS = ("transaction", "service", "host")
 

@@ -19,7 +19,20 @@ from pathlib import Path
 
 from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
-from .schema import BATCHES, COLUMNS, HOST, KEY, SCHEMA_VERSION, TABLE, VERSIONS, grouped_query, row_values, upsert
+from .schema import (
+    BATCH_ID_KEEP_S,
+    BATCHES,
+    BATCHES_INDEX,
+    COLUMNS,
+    HOST,
+    KEY,
+    SCHEMA_VERSION,
+    TABLE,
+    VERSIONS,
+    grouped_query,
+    row_values,
+    upsert,
+)
 
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -29,6 +42,7 @@ _DDL = (
         max_usd REAL NOT NULL, host TEXT NOT NULL DEFAULT '', boot TEXT NOT NULL DEFAULT '',
         PRIMARY KEY ({", ".join(KEY)}))""",
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id TEXT PRIMARY KEY, applied_at REAL NOT NULL)",
+    BATCHES_INDEX,
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)",
 )
 _UPSERT = upsert("?", "?", "MAX")
@@ -77,7 +91,7 @@ class SQLiteStore:
                 cur = conn.execute(f"INSERT OR IGNORE INTO {BATCHES} VALUES (?, ?)", (batch.id, time.time()))
                 if cur.rowcount == 1:
                     conn.executemany(_UPSERT, [row_values(k, r) for k, r in batch.rows.items()])
-                conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < ?", (time.time() - self.retention_s,))
+                conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < ?", (time.time() - BATCH_ID_KEEP_S,))
                 conn.execute(f"DELETE FROM {TABLE} WHERE bucket_start < ?", (time.time() - self.retention_s,))
                 conn.execute("COMMIT")
             except BaseException:
