@@ -52,20 +52,16 @@ def write_attributes(
     """Add ``common`` and ``own`` (``own`` wins a shared key, and goes first) to an open span, never evicting an
     attribute the app set: past the span's count limit, the package's attributes are the ones left out (the SDK
     would drop the oldest, the app's own ``http.route``)."""
-    try:
-        bounded = span._attributes
-        inner = bounded._dict
-        maxlen = bounded.maxlen
-        writable = type(inner) is dict and not bounded._immutable
-    except AttributeError:
-        writable = False
-    if not writable:
-        span.set_attributes({**common, **own})
-        return
-    if maxlen is None or len(inner) + len(common) + len(own) <= maxlen:
+    inner = attribute_dict(span, len(common) + len(own))
+    if inner is not None:  # room for all of them
         inner.update(common)
         inner.update(own)
         return
+    inner = attribute_dict(span, 0)  # open, but at its limit
+    if inner is None:
+        span.set_attributes({**common, **own})
+        return
+    maxlen = span._attributes.maxlen
     left = 0
     for key, value in (*own.items(), *((k, v) for k, v in common.items() if k not in own)):
         if key in inner or len(inner) < maxlen:
