@@ -120,3 +120,59 @@ def test_the_report_is_the_sql_the_test_writes(tmp_path: Path, pg_url: str, kind
             per_host = dict(query("SELECT host || ' m5.large us-east-1', sum(sum_usd) FROM otel_cost_transactions "
                                   "WHERE transaction_name = '<idle>' GROUP BY 1"))  # fmt: skip
             assert {g: line["idle_usd"] for g, line in got.items()} == pytest.approx(per_host, rel=1e-9)
+
+
+TEN_MILLION = 10_000_000
+# the n-th generated row: service n % 1000, transaction n / 1000 % 50, host n / 50000 % 4, minute n / 200000 (50
+# minutes from 01:00 of a day 3 days back, so that the upkeep rolls it up)
+_GENERATED = (
+    "SELECT %s::timestamptz + make_interval(mins => n / 200000), 'svc' || (n %% 1000), 'GET /t' || (n / 1000 %% 50), "
+    "'m5.large', 'us-east-1', 1 + n %% 7, (1 + n %% 13) * 1e-6, (1 + n %% 13) * 6e-7, (1 + n %% 13) * 4e-7, "
+    "n %% 3 / 2, (1 + n %% 11) * 1e-7, 'host' || (n / 50000 %% 4), 'boot' FROM generate_series(0, %s) AS n"
+)
+
+
+def test_ten_million_rows_report_as_the_sql_says_and_roll_up_keeps_every_sum(pg_url: str) -> None:
+    """10 million rows generated in the database on a day 3 days back: the report gives what this test's SQL gives,
+    and the daily upkeep's roll-up to hours keeps every sum, count and maximum per service, transaction and host."""
+    from opentelemetry_instrumentation_cost.store.model import Batch, Row
+    from opentelemetry_instrumentation_cost.store.postgres import PostgresStore
+
+    day = (int(time.time()) // 86400 - 3) * 86400
+    start = time.strftime("%Y-%m-%d 01:00:00+00", time.gmtime(day))
+    key = (day + 3600, "svc0", "GET /seed", "m5.large", "us-east-1", "host0", "boot")
+    PostgresStore(pg_url, rollup_days=30).write(Batch({key: Row(1, 1e-6, 1e-6)}))  # the day's partition, as made
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("SET work_mem = '64MB'")
+            return conn.execute(sql).fetchall()
+
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(f"INSERT INTO otel_cost_transactions {_GENERATED}", (start, TEN_MILLION - 1))
+        conn.execute("ANALYZE otel_cost_transactions")
+    assert query("SELECT count(*) FROM otel_cost_transactions") == [(TEN_MILLION + 1,)]
+
+    done = subprocess.run(
+        [str(BIN / "otel-cost"), "report", "--store", pg_url, "--since", "4d", "--by", "transaction", "--format",
+         "json"], capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    got = {line.pop("group"): line for line in json.loads(done.stdout)["lines"]}
+    want, _ = _truth(query, "transaction")
+    assert set(got) == set(want) and len(got) == 51
+    for group, line in want.items():
+        for field, value in line.items():
+            assert got[group][field] == pytest.approx(value, rel=1e-9), (group, field)
+
+    per_key = (
+        "SELECT service, transaction_name, host, sum(count), sum(sum_usd), sum(compute_usd), sum(service_usd), "
+        "sum(budget_exceeded), max(max_usd), count(*) FROM otel_cost_transactions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    before = query(per_key)
+    PostgresStore(pg_url, rollup_days=2).maintain()  # a process's daily upkeep
+    after = query(per_key)
+    assert [r[:4] + r[7:8] for r in after] == [r[:4] + r[7:8] for r in before]  # counts: exact
+    for a, b in zip(after, before, strict=True):
+        assert a[4:7] + a[8:9] == pytest.approx(b[4:7] + b[8:9], rel=1e-9)
+    # 50 minutes from 01:00 are one hour: one row per service, transaction and host
+    assert {r[9] for r in after} == {1} and sum(r[9] for r in before) == TEN_MILLION + 1

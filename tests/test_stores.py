@@ -113,7 +113,7 @@ def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url:
         ).fetchone() == (1,)
         parts = set(_partitions(conn))
         assert {partition_name(today + timedelta(days=n)) for n in range(3)} <= parts  # created ahead
-        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(3,)]
         # a partition left from 120 days ago, with its rows
         conn.execute(
             f"CREATE TABLE {partition_name(old_day)} PARTITION OF otel_cost_transactions FOR VALUES "
@@ -123,8 +123,9 @@ def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url:
             "INSERT INTO otel_cost_transactions VALUES (%s, 'shop', 't', 'm5.large', 'us-east-1', 1, 1, 1, 0, 0, 1)",
             (datetime(old_day.year, old_day.month, old_day.day, 12, tzinfo=UTC),),
         )
-    later = PostgresStore(pg_url, retention_days=90)  # a process's first write of the day prunes
+    later = PostgresStore(pg_url, retention_days=90)
     later.write(Batch({(NOW, "shop", "GET /", "m5.large", "us-east-1", "web-1", "b1"): Row(1, 1.0, 1.0, 0, 1.0, 0)}))
+    later.maintain()  # a process's daily upkeep (after its first periodic flush of the day) prunes
     old_row = Batch(
         {
             (
@@ -479,7 +480,7 @@ def test_old_batch_ids_are_pruned_by_their_index_and_current_ones_kept(tmp_path:
             indexes = [
                 r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'otel_cost_batches'")
             ]
-        store = PostgresStore(pg_url)  # a process's first write of the day prunes
+        store = PostgresStore(pg_url)
 
         def ids() -> set[str]:
             with psycopg.connect(pg_url) as conn:
@@ -487,6 +488,7 @@ def test_old_batch_ids_are_pruned_by_their_index_and_current_ones_kept(tmp_path:
 
     assert "otel_cost_batches_applied_at" in indexes
     store.write(Batch(row, id="next"))
+    store.maintain()  # a process's daily upkeep prunes (SQLite: every write)
     store.write(recent)  # a retry of a batch already applied: not added again
     assert ids() == {"recent", "next"}
     rows = store.rows(NOW - 60)

@@ -56,6 +56,7 @@ class Settings(NamedTuple):
     store_url: str | None = None  # None: the default SQLite file in the user data dir
     flush_interval_s: float = 10.0
     retention_days: int = 90
+    rollup_days: int = 2  # per-minute rows older than this many days become hourly
     buffer_max_batches: int = 360
     budgets: str | None = None  # raw OTEL_PYTHON_COST_BUDGETS, parsed by budgets.config
     budget_enforce: bool = False
@@ -89,6 +90,7 @@ class Settings(NamedTuple):
             store_url=r.parse("OTEL_PYTHON_COST_STORE_URL", None, checked, "sqlite in the user data dir"),
             flush_interval_s=r.parse("OTEL_PYTHON_COST_FLUSH_INTERVAL", 10.0, _positive, "10"),
             retention_days=r.parse("OTEL_PYTHON_COST_RETENTION_DAYS", 90, _positive_int, "90"),
+            rollup_days=r.parse("OTEL_PYTHON_COST_ROLLUP_DAYS", 2, _positive_int, "2"),
             buffer_max_batches=r.parse("OTEL_PYTHON_COST_BUFFER_MAX_BATCHES", 360, _positive_int, "360"),
             budgets=r.text("OTEL_PYTHON_COST_BUDGETS"),
             budget_enforce=r.parse("OTEL_PYTHON_COST_BUDGET_ACTION", False, _action, "annotate"),

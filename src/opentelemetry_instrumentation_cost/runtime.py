@@ -253,7 +253,9 @@ class _LazyStore:
     def write(self, batch: Batch) -> None:
         if self._store is None:
             try:
-                self._store = open_store(self._settings.store_url, self._settings.retention_days)
+                self._store = open_store(
+                    self._settings.store_url, self._settings.retention_days, self._settings.rollup_days
+                )
             except ValueError as exc:
                 raise StoreUnavailable(f"{redact(self._settings.store_url or '')}: {exc}") from None
             except Exception as exc:
@@ -264,7 +266,15 @@ class _LazyStore:
                 self._store = _NoStore()
         self._store.write(batch)
 
+    def maintain(self) -> None:
+        """The store's daily roll-up, once it is open (a store never written to has nothing to roll up)."""
+        if self._store is not None:
+            self._store.maintain()
+
 
 class _NoStore:
     def write(self, batch: Batch) -> None:
+        pass
+
+    def maintain(self) -> None:
         pass

@@ -108,7 +108,8 @@ class Flusher:
             if monotonic() < deadline:
                 self.aggregator.fold()
                 continue
-            self.flush()
+            if self.flush():
+                self.maintain()
             deadline = monotonic() + self.interval_s
 
     def _serve_asked(self) -> None:
@@ -130,6 +131,19 @@ class Flusher:
         except Exception:
             error_once("flush", "cost: flushing cost aggregates failed")
             return False
+
+    def maintain(self) -> None:
+        """The store's daily upkeep (roll-up), after a periodic flush that left nothing pending: never at exit,
+        where it could hold a worker's shutdown. Never raises."""
+        try:
+            maintain = getattr(self.store, "maintain", None)
+            if maintain is not None:
+                with self._lock:
+                    maintain()
+        except StoreUnavailable as exc:
+            warn_once("store-maintain", "cost: the cost store's daily roll-up did not run (%s); it is tried again", exc)
+        except Exception:
+            error_once("maintain", "cost: the cost store's daily roll-up failed")
 
     def reap(self) -> None:
         """Close the shares of dead processes of the host; what they left is stored as ``<unended>``. Never raises."""

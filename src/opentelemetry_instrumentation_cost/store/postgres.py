@@ -12,24 +12,29 @@ pooler in transaction mode.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
+from .rollup import first_minute_day, hourly_where_due
 from .schema import (
     BATCH_ID_KEEP_S,
     BATCHES,
     BATCHES_INDEX,
     COLUMNS,
     KEY,
+    ROLLUPS,
     SCHEMA_VERSION,
     TABLE,
     VERSIONS,
     grouped_query,
+    on_conflict,
+    rolled_up,
     row_values,
-    upsert,
 )
 from .urls import redact
 
@@ -45,8 +50,32 @@ _DDL = (
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
     BATCHES_INDEX,
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+    f"CREATE TABLE IF NOT EXISTS {ROLLUPS} (day date PRIMARY KEY, rolled_at timestamptz NOT NULL DEFAULT now())",
 )
-_UPSERT = upsert("%s", "to_timestamp(%s)", "GREATEST")
+_ROLLUP_LOCK_KEY = 0x0C058  # advisory lock id of a roll-up: one process at a time, the others go on
+_HOUR = "date_trunc('hour', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"  # whatever the session's TimeZone
+_FULL_RETRIES = 4  # connection attempts again when the server has no free connection slot (about 0.4 s in all)
+_TYPES = {"bucket_start": "float8", "count": "int8", "budget_exceeded": "int8"}
+_TEXT = ("service", "transaction_name", "instance_type", "region", "host", "boot")
+
+
+def _write_statement() -> str:
+    """One statement per batch (one round trip, its own transaction): the batch id recorded, and the rows, passed
+    as one array per column, upserted in key order only if the id is new. Key order: every writer takes the rows'
+    locks in the same order, so replicas of one service writing the same rows wait for each other at most one
+    statement, and never deadlock."""
+    arrays = ", ".join(f"%s::{_TYPES.get(c, 'text' if c in _TEXT else 'float8')}[]" for c in COLUMNS)
+    columns = ", ".join(COLUMNS)
+    select = columns.replace("bucket_start", "to_timestamp(bucket_start)", 1)
+    order = ", ".join(str(COLUMNS.index(c) + 1) for c in KEY)
+    return (
+        f"WITH batch AS (INSERT INTO {BATCHES} (batch_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1) "
+        f"INSERT INTO {TABLE} ({columns}) SELECT {select} FROM unnest({arrays}) AS r({columns}) "
+        f"WHERE EXISTS (SELECT FROM batch) ORDER BY {order} {on_conflict('GREATEST')}"
+    )
+
+
+_WRITE = _write_statement()
 
 
 def partition_name(day: date) -> str:
@@ -54,12 +83,13 @@ def partition_name(day: date) -> str:
 
 
 class PostgresStore:
-    def __init__(self, url: str, retention_days: int = 90) -> None:
+    def __init__(self, url: str, retention_days: int = 90, rollup_days: int = 2) -> None:
         self.url = url
         self.retention_days = retention_days
+        self.rollup_days = rollup_days
+        self._maintained_on: date | None = None
         self._partitions: set[date] = set()
         self._migrated = False
-        self._pruned_on: date | None = None
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -72,7 +102,14 @@ class PostgresStore:
         transaction to any server connection, where a statement prepared on another does not exist."""
         import psycopg
 
-        return psycopg.connect(self.url, connect_timeout=3, prepare_threshold=None)
+        for attempt in range(_FULL_RETRIES + 1):
+            try:
+                return psycopg.connect(self.url, connect_timeout=3, prepare_threshold=None, autocommit=True)
+            except psycopg.OperationalError as exc:
+                if attempt == _FULL_RETRIES or "too many clients" not in str(exc):
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # the server is full for a moment: wait
+        raise AssertionError("unreachable")
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         # psycopg messages can quote the connection string; keep only the class and the server's first line
@@ -85,17 +122,13 @@ class PostgresStore:
         with self._lock:
             cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).timestamp()
             rows = {k: r for k, r in batch.rows.items() if k[0] >= cutoff}  # older rows would be dropped anyway
+            rows = hourly_where_due(rows, self.rollup_days)
             try:
                 with self._connect() as conn:
                     self._prepare(conn, {datetime.fromtimestamp(k[0], UTC).date() for k in rows})
-                    with conn.transaction():
-                        cur = conn.execute(
-                            f"INSERT INTO {BATCHES} (batch_id) VALUES (%s) ON CONFLICT DO NOTHING", (batch.id,)
-                        )
-                        if cur.rowcount == 1:
-                            with conn.cursor() as many:
-                                if rows:  # in key order: replicas upserting the same rows can never deadlock
-                                    many.executemany(_UPSERT, [row_values(k, rows[k]) for k in sorted(rows)])
+                    values = [row_values(k, r) for k, r in rows.items()]
+                    columns = [list(c) for c in zip(*values, strict=True)] if values else [[]] * len(COLUMNS)
+                    conn.execute(_WRITE, (batch.id, *columns))
             except psycopg.errors.CheckViolation as exc:  # no partition for a row: someone dropped it; recreate
                 self._partitions.clear()
                 raise self._unavailable(exc) from None
@@ -104,46 +137,89 @@ class PostgresStore:
                 raise self._unavailable(exc) from None
 
     def _prepare(self, conn: Any, days: set[date]) -> None:
-        """Schema, partitions for ``days`` and the days ahead, and retention: each only when needed."""
+        """Schema and partitions for ``days`` and the days ahead, each only when missing. A process looks first
+        without a lock (a fleet's processes start at once, and find the schema made): only a missing part is made
+        under the advisory lock, so writers queue on it once a day at most, when a new day's partition is made."""
         today = datetime.now(UTC).date()
         wanted = days | {today + timedelta(days=n) for n in range(3)}
+        if self._migrated and not wanted - self._partitions:
+            return
+        self._look(conn)
         missing = wanted - self._partitions
-        if self._migrated and not missing and self._pruned_on == today:
+        if self._migrated and not missing:
             return
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            self._look(conn)  # again: what the process before this one in the lock's queue made
+            missing = wanted - self._partitions
             if not self._migrated:
                 _migrate_v1(conn)
                 for ddl in _DDL:
                     conn.execute(ddl)
                 conn.execute(f"INSERT INTO {VERSIONS} (version) VALUES (%s) ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))
-                self._migrated = True
-            for day in sorted(missing):
+            for day in sorted(missing):  # UTC days, whatever the session's TimeZone
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF {TABLE} "
-                    f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+                    f"FOR VALUES FROM ('{day.isoformat()} 00:00+00') TO ('{day + timedelta(days=1)} 00:00+00')"
                 )
-            self._partitions |= missing
-            if self._pruned_on != today:
-                self._drop_old(conn, today)
-                self._pruned_on = today
+        self._migrated = True
+        self._partitions |= missing
+
+    def _look(self, conn: Any) -> None:
+        """What exists: the schema's version and the partitions (read only, no lock)."""
+        import psycopg
+
+        try:
+            with conn.transaction():
+                (version,) = conn.execute(f"SELECT max(version) FROM {VERSIONS}").fetchone()
+                self._migrated = (version or 0) >= SCHEMA_VERSION
+                self._partitions |= set(_partition_days(conn))
+        except psycopg.errors.UndefinedTable:
+            self._migrated = False
+
+    def maintain(self) -> None:
+        """The daily upkeep, once a day for this process, each step under a try-lock so that one process of the
+        fleet does it and the others go on: old partitions dropped and old batch ids deleted (by their index), the
+        days due rolled up to hours (``store/rollup.py``), each day in its own transaction. Writers of the current
+        days never wait on it: only a past day's partition is locked (reads of that day wait for its swap)."""
+        import psycopg
+
+        today = datetime.now(UTC).date()
+        if self._maintained_on == today:
+            return
+        with self._lock:
+            try:
+                with self._connect() as conn:
+                    if not self._migrated:
+                        self._look(conn)
+                        if not self._migrated:  # no store yet: nothing to keep up
+                            return
+                    self._drop_old(conn, today)
+                    last = date.fromordinal(date(1970, 1, 1).toordinal() + first_minute_day(self.rollup_days))
+                    with conn.transaction():
+                        done = {day for (day,) in conn.execute(f"SELECT day FROM {ROLLUPS}")}
+                        due = sorted(d for d in _partition_days(conn) if d < last and d not in done)
+                    for day in due:
+                        _roll_up(conn, day)
+            except (psycopg.Error, OSError) as exc:
+                raise self._unavailable(exc) from None
+        self._maintained_on = today
 
     def _drop_old(self, conn: Any, today: date) -> None:
+        """Partitions past the retention, their roll-up marks, and batch ids past ``BATCH_ID_KEEP_S``."""
         cutoff = today - timedelta(days=self.retention_days)
-        names = conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
-            (TABLE,),
-        ).fetchall()
-        for (name,) in names:
-            try:
-                day = datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").date()
-            except (IndexError, ValueError):
-                continue
-            if day < cutoff:
-                conn.execute(f"DROP TABLE IF EXISTS {name}")  # the name was built by partition_name, never input
-                self._partitions.discard(day)
-        conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < now() - make_interval(secs => %s)", (BATCH_ID_KEEP_S,))
+        with conn.transaction():
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+                return  # another process is making or dropping partitions
+            conn.execute("SET LOCAL lock_timeout = '1s'")  # dropping a partition locks the table: never queue long
+            for day in _partition_days(conn):
+                if day < cutoff:
+                    conn.execute(f"DROP TABLE IF EXISTS {partition_name(day)}")
+                    self._partitions.discard(day)
+            conn.execute(f"DELETE FROM {ROLLUPS} WHERE day < %s", (cutoff,))
+            conn.execute(
+                f"DELETE FROM {BATCHES} WHERE applied_at < now() - make_interval(secs => %s)", (BATCH_ID_KEEP_S,)
+            )
 
     def rows(self, since_epoch: float) -> list[tuple]:
         """Stored rows from ``since_epoch`` on (for the CLI, which reads once per run)."""
@@ -166,9 +242,9 @@ class PostgresStore:
 
         query = grouped_query(by, "to_timestamp(%s)", "extract(epoch from min(bucket_start))::bigint", IDLE)
         try:
-            with self._connect() as conn:
-                # room to sort the groups in memory (10 million rows spilled to disk at the default 4 MB); LOCAL:
-                # for this transaction only, which a pooler in transaction mode requires
+            # room to sort the groups in memory (10 million rows spilled to disk at the default 4 MB); LOCAL: for
+            # this transaction only, which a pooler in transaction mode requires
+            with self._connect() as conn, conn.transaction():
                 conn.execute("SET LOCAL work_mem = '64MB'")
                 return conn.execute(query, (since_epoch,)).fetchall()
         except psycopg.errors.UndefinedTable:
@@ -178,6 +254,43 @@ class PostgresStore:
 
     def close(self) -> None:
         """Nothing is held between uses."""
+
+
+def _partition_days(conn: Any) -> list[date]:
+    """The days the table has partitions for (names made by ``partition_name``, never input)."""
+    names = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+        (TABLE,),
+    ).fetchall()
+    days = []
+    for (name,) in names:
+        try:
+            days.append(datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").date())
+        except (IndexError, ValueError):
+            continue
+    return days
+
+
+def _roll_up(conn: Any, day: date) -> None:
+    """One day's partition replaced by its hourly sums, in one transaction: writes to that (past) day wait, and
+    reads of it wait for the truncation only; a lock not had within a second leaves the day for the next time."""
+    part = partition_name(day)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    span = (start, start + timedelta(days=1))
+    with conn.transaction():
+        if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_ROLLUP_LOCK_KEY,)).fetchone()[0]:
+            return  # another process is rolling up
+        if conn.execute(f"SELECT 1 FROM {ROLLUPS} WHERE day = %s", (day,)).fetchone():
+            return
+        conn.execute("SET LOCAL lock_timeout = '1s'")
+        conn.execute("SET LOCAL work_mem = '64MB'")
+        conn.execute(f"LOCK TABLE {part} IN EXCLUSIVE MODE")
+        where = "bucket_start >= %s AND bucket_start < %s"
+        conn.execute(f"CREATE TEMP TABLE otel_cost_rolled ON COMMIT DROP AS {rolled_up(_HOUR, where)}", span)
+        conn.execute(f"TRUNCATE {part}")
+        conn.execute(f"INSERT INTO {part} ({', '.join(COLUMNS)}) SELECT * FROM otel_cost_rolled")
+        conn.execute(f"INSERT INTO {ROLLUPS} (day) VALUES (%s)", (day,))
 
 
 def _migrate_v1(conn: Any) -> None:

@@ -5,22 +5,24 @@ from __future__ import annotations
 TABLE = "otel_cost_transactions"
 BATCHES = "otel_cost_batches"
 VERSIONS = "otel_cost_schema"
-SCHEMA_VERSION = 2  # 2: rows know their host (``host``, ``boot``); version 1 stores are migrated in place
+SCHEMA_VERSION = 3  # 2: rows know their host (``host``, ``boot``), version 1 stores migrated in place; 3: roll-ups
 KEY = ("bucket_start", "service", "transaction_name", "instance_type", "region", "host", "boot")
 SUMS = ("count", "sum_usd", "compute_usd", "service_usd", "budget_exceeded")
 HOST = ("host", "boot")  # last, so that the columns of version 1 keep their places
 COLUMNS = (*KEY[:5], *SUMS, "max_usd", *HOST)
 
 
-def upsert(placeholder: str, bucket_expr: str, greatest: str) -> str:
-    """INSERT ... ON CONFLICT DO UPDATE that adds counts and sums, and keeps the max."""
-    values = ", ".join([bucket_expr] + [placeholder] * (len(COLUMNS) - 1))
+def on_conflict(greatest: str) -> str:
+    """The upsert's conflict clause: counts and sums added, the max kept (``greatest``: the dialect's function)."""
     adds = ", ".join(f"{c} = {TABLE}.{c} + excluded.{c}" for c in SUMS)
-    return (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({values}) "
-        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {adds}, "
-        f"max_usd = {greatest}({TABLE}.max_usd, excluded.max_usd)"
-    )
+    keep = f"max_usd = {greatest}({TABLE}.max_usd, excluded.max_usd)"
+    return f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {adds}, {keep}"
+
+
+def upsert(placeholder: str, bucket_expr: str, greatest: str) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE of one row."""
+    values = ", ".join([bucket_expr] + [placeholder] * (len(COLUMNS) - 1))
+    return f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({values}) {on_conflict(greatest)}"
 
 
 def row_values(key: tuple, row: object) -> tuple:
@@ -61,3 +63,23 @@ def grouped_query(by: str, since: str, first: str, idle: str) -> str:
             select.append("''")
     groups = ", ".join(["service", *kept.values()])
     return f"SELECT {', '.join(select)} FROM {TABLE} WHERE bucket_start >= {since} GROUP BY {groups}"
+
+
+ROLLUPS = "otel_cost_rollups"  # the days (UTC, as epoch day numbers) whose per-minute rows were rolled up to hours
+
+
+def rolled_up(hour: str, where: str) -> str:
+    """A SELECT giving the rows ``where`` selects summed per hour (``hour``: the dialect's expression of the hour
+    holding ``bucket_start``), in ``COLUMNS`` order: every sum and count kept, the max of the maxima."""
+    select = [
+        f"{hour} AS {c}"
+        if c == "bucket_start"
+        else f"sum({c}) AS {c}"
+        if c in SUMS
+        else f"max({c}) AS {c}"
+        if c == "max_usd"
+        else c
+        for c in COLUMNS
+    ]
+    keys = ", ".join(c for c in KEY if c != "bucket_start")
+    return f"SELECT {', '.join(select)} FROM {TABLE} WHERE {where} GROUP BY {hour}, {keys}"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
+from .rollup import DAY_S, first_minute_day, hourly_where_due
 from .schema import (
     BATCH_ID_KEEP_S,
     BATCHES,
@@ -26,10 +27,12 @@ from .schema import (
     COLUMNS,
     HOST,
     KEY,
+    ROLLUPS,
     SCHEMA_VERSION,
     TABLE,
     VERSIONS,
     grouped_query,
+    rolled_up,
     row_values,
     upsert,
 )
@@ -44,14 +47,18 @@ _DDL = (
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id TEXT PRIMARY KEY, applied_at REAL NOT NULL)",
     BATCHES_INDEX,
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {ROLLUPS} (day INTEGER PRIMARY KEY, rolled_at REAL NOT NULL)",
 )
+_ROLLED = "otel_cost_rolled"  # a temporary table, for one roll-up
 _UPSERT = upsert("?", "?", "MAX")
 
 
 class SQLiteStore:
-    def __init__(self, path: Path, retention_days: int = 90) -> None:
+    def __init__(self, path: Path, retention_days: int = 90, rollup_days: int = 2) -> None:
         self.path = path
         self.retention_s = retention_days * 86400
+        self.rollup_days = rollup_days
+        self._maintained_on: int | None = None
         self._schema_ready = False
         self._lock = threading.Lock()
 
@@ -90,13 +97,35 @@ class SQLiteStore:
             try:
                 cur = conn.execute(f"INSERT OR IGNORE INTO {BATCHES} VALUES (?, ?)", (batch.id, time.time()))
                 if cur.rowcount == 1:
-                    conn.executemany(_UPSERT, [row_values(k, r) for k, r in batch.rows.items()])
+                    rows = hourly_where_due(batch.rows, self.rollup_days)
+                    conn.executemany(_UPSERT, [row_values(k, r) for k, r in rows.items()])
                 conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < ?", (time.time() - BATCH_ID_KEEP_S,))
                 conn.execute(f"DELETE FROM {TABLE} WHERE bucket_start < ?", (time.time() - self.retention_s,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def maintain(self) -> None:
+        """Roll the days due up to hours (``store/rollup.py``), once a day for this process, in one transaction:
+        SQLite has one writer at a time, and another process finds the days done."""
+        today = int(time.time() // DAY_S)
+        if self._maintained_on == today:
+            return
+        with self._lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = {day for (day,) in conn.execute(f"SELECT day FROM {ROLLUPS}")}
+                (low,) = conn.execute(f"SELECT min(bucket_start) FROM {TABLE}").fetchone()
+                for day in range(low // DAY_S, first_minute_day(self.rollup_days)) if low is not None else ():
+                    if day not in done:
+                        _roll_up(conn, day)
+                conn.execute(f"DELETE FROM {ROLLUPS} WHERE day < ?", (today - self.retention_s // DAY_S,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._maintained_on = today
 
     def rows(self, since_epoch: float) -> list[tuple]:
         """Stored rows from ``since_epoch`` on, as tuples in ``schema.COLUMNS`` order."""
@@ -111,6 +140,17 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Nothing is held between uses."""
+
+
+def _roll_up(conn: sqlite3.Connection, day: int) -> None:
+    """One day's rows replaced by their hourly sums (in the caller's transaction)."""
+    span = (day * DAY_S, (day + 1) * DAY_S)
+    where = "bucket_start >= ? AND bucket_start < ?"
+    conn.execute(f"CREATE TEMP TABLE {_ROLLED} AS {rolled_up('bucket_start / 3600 * 3600', where)}", span)
+    conn.execute(f"DELETE FROM {TABLE} WHERE {where}", span)
+    conn.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT * FROM temp.{_ROLLED}")
+    conn.execute(f"DROP TABLE temp.{_ROLLED}")
+    conn.execute(f"INSERT OR IGNORE INTO {ROLLUPS} VALUES (?, ?)", (day, time.time()))
 
 
 def _migrate_v1(conn: sqlite3.Connection) -> None:
