@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_hosts.py
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_store.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

@@ -120,6 +120,27 @@ def _bytes_per_row(url: str) -> tuple[float, float]:
     return int(size) / count, lite / len(rows)
 
 
+def _roll_up(url: str, n: int = 10_000_000) -> tuple[float, int]:
+    """Seconds for the daily upkeep to roll ``n`` per-minute rows of a past day up to hours, and the rows left."""
+    day = (int(time.time()) // 86400 - 3) * 86400
+    key = (day, "seed", "GET /", "m5.large", "us-east-1", "host0", "boot")
+    PostgresStore(url, rollup_days=30).write(Batch({key: Row(1, 1e-6, 1e-6)}))  # the day's partition, as made
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO otel_cost_transactions SELECT to_timestamp(%s) + make_interval(mins => n / 200000), "
+            "'svc' || (n %% 1000), 'GET /t' || (n / 1000 %% 50), 'm5.large', 'us-east-1', 1, 1e-6, 1e-6, 0, 0, 1e-6, "
+            "'host' || (n / 50000 %% 4), 'boot' FROM generate_series(0, %s) AS n",
+            (day + 3600, n - 1),
+        )
+        conn.execute("ANALYZE otel_cost_transactions")
+    t0 = time.perf_counter()
+    PostgresStore(url, rollup_days=2).maintain()
+    seconds = time.perf_counter() - t0
+    with psycopg.connect(url) as conn:
+        (left,) = conn.execute("SELECT count(*) FROM otel_cost_transactions").fetchone()
+    return seconds, int(left)
+
+
 def main() -> None:
     name = f"otel_cost_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
@@ -145,6 +166,8 @@ def main() -> None:
         print(f"bytes per batch id: {id_bytes / ids:.0f} (table and both indexes, {ids:,} ids)")
         pg, lite = _bytes_per_row(url)
         print(f"bytes per stored row: PostgreSQL {pg:.0f} (table and primary key), SQLite {lite:.0f} (file)")
+        seconds, left = _roll_up(url)
+        print(f"roll-up of 10,000,001 per-minute rows of a past day to hours: {seconds:.1f} s, {left:,} rows left")
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
