@@ -116,6 +116,14 @@ def test_the_report_is_the_sql_the_test_writes(tmp_path: Path, pg_url: str, kind
             for field, value in line.items():
                 assert got[group][field] == pytest.approx(value, rel=1e-9), (by, group, field)
         assert report["idle_usd"] == pytest.approx(idle, rel=1e-9)
+        if by == "transaction":  # --plot's points: per minute and transaction, idle left out
+            from opentelemetry_instrumentation_cost.store.open import open_store
+
+            points = {(int(t), n): usd for t, n, usd in open_store(url).series(time.time() - 7200)}
+            minute = "extract(epoch from bucket_start)::bigint" if kind == "postgresql" else "bucket_start"
+            sql = query(f"SELECT {minute}, transaction_name, sum(sum_usd) FROM otel_cost_transactions "
+                        "WHERE transaction_name <> '<idle>' GROUP BY 1, 2")  # fmt: skip
+            assert points == pytest.approx({(int(t), n): usd for t, n, usd in sql}, rel=1e-9)
         if by == "host":
             per_host = dict(query("SELECT host || ' m5.large us-east-1', sum(sum_usd) FROM otel_cost_transactions "
                                   "WHERE transaction_name = '<idle>' GROUP BY 1"))  # fmt: skip

@@ -46,10 +46,10 @@ def open_for_reading(arg: str | None) -> tuple[Any, str]:
     return store, redact(url)
 
 
-def read_rows(store: Any, since_epoch: float) -> list[tuple]:
-    """Every stored row of the window (per minute): for ``--plot`` only."""
+def read_series(store: Any, since_epoch: float) -> list[tuple]:
+    """The window's cost per bucket and transaction, summed in the database: for ``--plot``."""
     try:
-        return store.rows(since_epoch)
+        return store.series(since_epoch)
     except StoreUnavailable as exc:
         raise CliError(f"the store is unreachable: {exc}", code=3) from None
 

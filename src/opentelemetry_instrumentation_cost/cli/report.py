@@ -11,7 +11,7 @@ from typing import Any
 
 from ..store.schema import COLUMNS
 from ..transactions.names import IDLE, UNENDED, UNTRACED
-from .common import CliError, open_for_reading, read_grouped, read_rows, window_seconds
+from .common import CliError, open_for_reading, read_grouped, read_series, window_seconds
 
 _I = {c: i for i, c in enumerate(COLUMNS)}
 _EACH_ITS_OWN = (UNENDED, UNTRACED)  # a process's own leftovers, never one request seen by several services
@@ -108,7 +108,7 @@ def run_report(args: Any) -> int:
     if args.plot:
         from .plot import plot
 
-        plot(read_rows(store, since), args.plot)  # per minute: the one reader of every row
+        plot(read_series(store, since), args.plot)  # per bucket and transaction, summed in the database
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 

@@ -35,6 +35,7 @@ from .schema import (
     on_conflict,
     rolled_up,
     row_values,
+    series_query,
 )
 from .urls import redact
 
@@ -246,6 +247,19 @@ class PostgresStore:
             # this transaction only, which a pooler in transaction mode requires
             with self._connect() as conn, conn.transaction():
                 conn.execute("SET LOCAL work_mem = '64MB'")
+                return conn.execute(query, (since_epoch,)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        except (psycopg.Error, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    def series(self, since_epoch: float) -> list[tuple]:
+        """(bucket start, transaction, USD) from ``since_epoch`` on, summed in the database."""
+        import psycopg
+
+        query = series_query("to_timestamp(%s)", "extract(epoch from bucket_start)::bigint", IDLE)
+        try:
+            with self._connect() as conn:
                 return conn.execute(query, (since_epoch,)).fetchall()
         except psycopg.errors.UndefinedTable:
             return []

@@ -83,3 +83,12 @@ def rolled_up(hour: str, where: str) -> str:
     ]
     keys = ", ".join(c for c in KEY if c != "bucket_start")
     return f"SELECT {', '.join(select)} FROM {TABLE} WHERE {where} GROUP BY {hour}, {keys}"
+
+
+def series_query(since: str, bucket: str, idle: str) -> str:
+    """Cost per bucket (a minute; an hour once rolled up) and transaction from ``since`` on, summed in the database
+    (``bucket``: the dialect's bucket start in epoch seconds): what ``--plot`` draws."""
+    return (
+        f"SELECT {bucket}, transaction_name, sum(sum_usd) FROM {TABLE} WHERE bucket_start >= {since} "
+        f"AND transaction_name <> '{idle}' GROUP BY bucket_start, transaction_name"
+    )

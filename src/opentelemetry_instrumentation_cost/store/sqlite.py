@@ -34,6 +34,7 @@ from .schema import (
     grouped_query,
     rolled_up,
     row_values,
+    series_query,
     upsert,
 )
 
@@ -137,6 +138,11 @@ class SQLiteStore:
         """The rows from ``since_epoch`` on, summed per group of ``by`` and service (``schema.grouped_query``)."""
         with self._lock, self._connection() as conn:
             return conn.execute(grouped_query(by, "?", "min(bucket_start)", IDLE), (int(since_epoch),)).fetchall()
+
+    def series(self, since_epoch: float) -> list[tuple]:
+        """(bucket start, transaction, USD) from ``since_epoch`` on, summed in the database."""
+        with self._lock, self._connection() as conn:
+            return conn.execute(series_query("?", "bucket_start", IDLE), (int(since_epoch),)).fetchall()
 
     def close(self) -> None:
         """Nothing is held between uses."""
