@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_cost.aws.services.bedrock import MeteredStream, base_model, stream_tokens
+from opentelemetry_instrumentation_cost.aws.services.bedrock import MeteredStream, model_key, stream_tokens
 
 
 @pytest.mark.parametrize(
     ("model_id", "base"),
     [
-        ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet"),
-        ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5"),
+        ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "us.anthropic.claude-3-5-sonnet"),
+        ("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "eu.anthropic.claude-sonnet-4-5"),
+        ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "global.anthropic.claude-sonnet-4-5"),
+        ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0", "us.amazon.nova-pro"),
         ("anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-haiku"),
         ("meta.llama3-1-70b-instruct-v1:0", "meta.llama3-1-70b-instruct"),
         ("amazon.nova-pro-v1:0", "amazon.nova-pro"),
@@ -22,8 +24,8 @@ from opentelemetry_instrumentation_cost.aws.services.bedrock import MeteredStrea
         ("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", "amazon.nova-lite"),
     ],
 )
-def test_model_ids_map_to_the_priced_base_model(model_id: str, base: str) -> None:
-    assert base_model(model_id) == base
+def test_model_ids_map_to_the_priced_model_and_profile(model_id: str, base: str) -> None:
+    assert model_key(model_id) == base
 
 
 def test_converse_stream_usage_is_reported_once_the_metadata_event_passes() -> None:

@@ -60,6 +60,22 @@ def test_api_price_wins_over_the_snapshot(monkeypatch: pytest.MonkeyPatch) -> No
     assert {"Type": "TERM_MATCH", "Field": "capacitystatus", "Value": "Used"} in body["Filters"]
 
 
+def test_a_bare_metal_host_is_priced_from_the_api_as_the_price_list_files_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake files metal as the real Price List does (its own product family, ``tenancy = Dedicated``) and
+    matches every filter: the ``Shared`` query found nothing, and the host stayed unknown in eu-west-1."""
+    prices = {("m7i.metal-24xl", "eu-west-1"): 5.9136}
+    with FakePriceList(PricingConfig(prices=prices)) as fake:
+        attrs, usd = _price_with(
+            monkeypatch,
+            fake,
+            OTEL_PYTHON_COST_INSTANCE_TYPE="m7i.metal-24xl",
+            OTEL_PYTHON_COST_PRICING_REGION="eu-west-1",
+        )
+    assert (usd, attrs["cost.pricing.source"]) == (5.9136, "api")
+    filters = {f["Field"]: f["Value"] for f in json.loads(fake.requests[0][3])["Filters"]}
+    assert filters["tenancy"] == "Dedicated" and filters["productFamily"] == "Compute Instance (bare metal)"
+
+
 @pytest.mark.parametrize(
     ("config", "calls"),
     [
@@ -182,12 +198,12 @@ def test_second_process_within_ttl_makes_no_api_call(tmp_path: Path) -> None:
 
 def test_pricing_region_setting_and_unknown_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_PYTHON_COST_INSTANCE_TYPE", "m5.large")
-    monkeypatch.setenv("OTEL_PYTHON_COST_PRICING_REGION", "ap-southeast-2")
+    monkeypatch.setenv("OTEL_PYTHON_COST_PRICING_REGION", "il-central-1")
     provider, exporter = memory_provider()
     with instrumented(Settings.from_env(), tracer_provider=provider):
         attrs = _root_attrs(exporter, provider)
     assert attrs["cost.pricing.source"] == "unknown" and "cost.usd" not in attrs  # never us-east-1's price
-    assert attrs["cost.host.region"] == "ap-southeast-2"
+    assert attrs["cost.host.region"] == "il-central-1"  # no data for it offline
 
 
 def _spot_run(monkeypatch: pytest.MonkeyPatch, ec2_url: str) -> tuple[dict, float, str]:

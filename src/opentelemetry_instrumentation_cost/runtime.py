@@ -29,6 +29,7 @@ from .host.local import boot_id, process_started_ns
 from .metrics import CostMetrics
 from .pricing.book import PriceBook
 from .pricing.compute import ComputePrice, compute_price
+from .pricing.fetcher import UnitFetcher
 from .store.aggregate import Aggregator
 from .store.flush import Flusher
 from .store.model import Batch, StoreUnavailable
@@ -53,6 +54,8 @@ class CostRuntime:
         self.tracker = RootTracker(self.ledger, self._ready, self._wait_left, self.names, settings.trust_baggage)
         self.cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
         self.book = PriceBook(settings, self.cache)
+        if settings.pricing_api:
+            UnitFetcher(self.book)  # asks for a service's prices in a region when a call first needs them
         self.host: HostInfo | None = None
         self.region: str = "us-east-1"
         self.share: float = 1.0
@@ -153,8 +156,17 @@ class CostRuntime:
     def _refresh_from_api(self) -> None:
         """Ask AWS for what the fast lookups could not settle: a spot price, or a list price not in the cache."""
         host, current = self.host, self.compute
-        if not self.settings.pricing_api or host is None or host.platform not in ("ec2", "override"):
-            return  # Fargate and Lambda are priced by size, from overrides or the snapshot
+        if not self.settings.pricing_api or host is None:
+            return
+        if host.platform in ("fargate", "lambda"):  # priced by size: the service's unit prices in the region
+            if current is None or current.price.source not in (sc.SOURCE_OVERRIDE, sc.SOURCE_CACHE):
+                self.book.fetch_units(host.platform, self.region)
+                found = compute_price(self.book, host, self.region)
+                if found is not None:
+                    self._apply(found)
+            return
+        if host.platform not in ("ec2", "override"):
+            return
         assert host.instance_type is not None
         if host.lifecycle == "spot" and not (current and current.spot):
             spot = self.book.fetch_spot_hourly(host.instance_type, self.region, host.availability_zone)

@@ -17,13 +17,15 @@ class _Handler(RecordingHandler):
 
 
 class FakeEcs(LoopbackServer):
-    def __init__(self, cpu: float = 0.25, memory_mib: int = 512, launch_type: str = "FARGATE") -> None:
+    def __init__(
+        self, cpu: float = 0.25, memory_mib: int = 512, launch_type: str = "FARGATE", region: str = "us-east-1"
+    ) -> None:
         super().__init__(_Handler)
         self.task = {
-            "Cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/shop",
-            "TaskARN": "arn:aws:ecs:us-east-1:123456789012:task/shop/0123456789abcdef",
+            "Cluster": f"arn:aws:ecs:{region}:123456789012:cluster/shop",
+            "TaskARN": f"arn:aws:ecs:{region}:123456789012:task/shop/0123456789abcdef",
             "LaunchType": launch_type,
-            "AvailabilityZone": "us-east-1a",
+            "AvailabilityZone": f"{region}a",
             "Limits": {"CPU": cpu, "Memory": memory_mib},
         }
         self.url_v4 = self.url + "/v4/abc123"

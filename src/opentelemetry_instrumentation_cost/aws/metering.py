@@ -131,7 +131,7 @@ class CallMeter:
         """A streamed response's usage, known only when its last event arrives: charged to the local root, or, if
         that has ended meanwhile (its cost already reported), to ``<untraced>``."""
         try:
-            model = bedrock.base_model(str(call.params.get("modelId", "")))
+            model = bedrock.model_key(str(call.params.get("modelId", "")))
             usd = price_metering(
                 self.runtime.book, call.service, call.region, Metering(bedrock.token_usages(model, tokens))
             )[0]

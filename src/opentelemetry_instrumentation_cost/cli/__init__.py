@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     prices = sub.add_parser("prices", help="the prices in force, with their sources and dates")
     prices.add_argument("--region", help="whose prices (default: OTEL_PYTHON_COST_PRICING_REGION, else detected)")
     prices.add_argument("--instance-type", help="an instance type to price (default: the detected one)")
+    prices.add_argument(
+        "--coverage", action="store_true", help="per region: the instance types and services priced offline, and dates"
+    )
 
     doctor = sub.add_parser("doctor", help="what was detected, which price sources and store answer, and fixes")
     doctor.add_argument("--store", help="store URL to check (default: OTEL_PYTHON_COST_STORE_URL)")

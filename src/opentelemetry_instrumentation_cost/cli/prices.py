@@ -16,13 +16,15 @@ from ..pricing.model import Price
 def _describe(price: Price | None) -> str:
     if price is None:
         return "unknown (no override, cache or snapshot price)"
-    date = f" as of {price.as_of}" if price.as_of else ""
+    date = f" as of {price.as_of}" if price.as_of and price.as_of != "undated" else " (undated source)"
     mark = " [unverified]" if price.unverified else ""
     return f"${price.usd:.10g}  {price.source}{date}{mark}"
 
 
 def run_prices(args: Any) -> int:
     settings = Settings.from_env()
+    if args.coverage:
+        return _coverage(PriceBook(settings, DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)))
     region = args.region or pricing_region(settings, None)
     book = PriceBook(settings, DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s))
     instance_type = args.instance_type or settings.instance_type
@@ -40,7 +42,7 @@ def run_prices(args: Any) -> int:
                 print(
                     f"  {kind + ' ' + arch + ' ' + dim:<44}           {_describe(book.sized(kind, region, arch, dim))}"
                 )
-    units = sorted(book.snapshot.data.get("units", {}).get(region, {}))
+    units = book.snapshot.unit_keys(region)
     for key in units:
         print(f"  {key:<44} per unit  {_describe(book.unit(key, region))}")
     if not units:
@@ -50,4 +52,29 @@ def run_prices(args: Any) -> int:
         )
     if os.environ.get("OTEL_PYTHON_COST_PRICING_API", "true").lower() != "false":
         print("at run time the Price List API refreshes EC2 prices in the background (source 'api', then 'cache')")
+    return 0
+
+
+def _coverage(book: PriceBook) -> int:
+    """What the bundled snapshot prices offline, per region: a user without Price List API access gets this."""
+    snap = book.snapshot
+    print(f"snapshot published {snap.published}; sources:")
+    for name, source in sorted(snap.data.get("sources", {}).items()):
+        print(f"  {name:<10} as of {source.get('as_of', 'undated'):<11} {source.get('what', '')}")
+    ec2 = snap.data.get("ec2_regions", {})
+    units = snap.data.get("units", {})
+    regions = sorted(set(ec2) | set(units) | set(snap.data.get("fargate", {})) | set(snap.data.get("lambda", {})))
+    print(f"{'region':<16}{'EC2 types':>10}  {'EC2 from':<20}services priced offline")
+    for region in regions:
+        services: dict[str, set[str]] = {}
+        for key in units.get(region, {}):  # service/unit, or bedrock/<profile.>model/kind
+            services.setdefault(key.split("/", 1)[0], set()).add(key.rsplit("/", 1)[0])
+        named = [f"{s} ({len(m)} models)" if s == "bedrock" else s for s, m in sorted(services.items())]
+        named = [k for k in ("fargate", "lambda") if region in snap.data.get(k, {})] + named
+        found = ec2.get(region, {})
+        print(f"{region:<16}{found.get('types', 0):>10}  {','.join(found.get('sources', [])) or '-':<20}"
+              f"{', '.join(named) or '-'}")  # fmt: skip
+    print(
+        "a region or type not listed is unknown offline: set OTEL_PYTHON_COST_PRICE_FILE, or allow pricing:GetProducts"
+    )
     return 0

@@ -7,6 +7,8 @@ profiles, credentials); the pricing client is pinned to one of the three regions
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +16,33 @@ from typing import Any
 from ..aws.own import own_calls
 
 _MAX_PAGES = 10
+_SERVICE_PAGES = 50  # a service's products in one region: S3 has a few hundred
+
+
+class _Quota:
+    """The Price List API's quota, kept by this process: a bucket of 10 requests refilled at 5 a second (per account
+    and region: processes of one account share it, and botocore's standard retries absorb the rest)."""
+
+    def __init__(self, rate: float = 5.0, burst: float = 10.0) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens, self._at = burst, time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        """Wait (on the background thread) until a request is allowed."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+                self._at = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                wait = (1.0 - self._tokens) / self.rate
+            time.sleep(wait)
+
+
+QUOTA = _Quota()
 
 
 class PriceListError(Exception):
@@ -29,17 +58,21 @@ def _client(service: str, region: str) -> Any:
 
 
 def ec2_filters(instance_type: str, region: str) -> list[dict[str, str]]:
-    """The filter set that yields one Linux on-demand SKU per instance type and region."""
+    """The filter set that yields one Linux on-demand SKU per instance type and region. Bare-metal types are filed
+    under their own product family with ``tenancy = Dedicated`` (a ``Shared`` query finds none of them)."""
+    metal = ".metal" in instance_type
     terms = {
         "instanceType": instance_type,
         "regionCode": region,
         "operatingSystem": "Linux",
-        "tenancy": "Shared",
+        "tenancy": "Dedicated" if metal else "Shared",
         "preInstalledSw": "NA",
         "capacitystatus": "Used",
         "licenseModel": "No License required",
         "marketoption": "OnDemand",
     }
+    if metal:
+        terms["productFamily"] = "Compute Instance (bare metal)"
     return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in terms.items()]
 
 
@@ -69,6 +102,7 @@ def _ec2_on_demand(client: Any, instance_type: str, region: str) -> float:
         "MaxResults": 100,
     }
     for _ in range(_MAX_PAGES):
+        QUOTA.take()
         resp = client.get_products(**kwargs)
         for item in resp.get("PriceList", []):
             prices.update(hourly_prices(item))
@@ -79,6 +113,31 @@ def _ec2_on_demand(client: Any, instance_type: str, region: str) -> float:
     if len(prices) != 1:
         raise PriceListError(f"expected one hourly price for {instance_type} in {region}, got {sorted(prices)}")
     return prices.pop()
+
+
+def fetch_service_units(service: str, region: str, api_region: str) -> dict[str, float]:
+    """Every unit price of ``service`` (a key of ``services.SERVICE_CODES``) in ``region``, paged, within the quota;
+    raises on any failure. Units the answer does not price are absent: unknown, never another region's."""
+    from .services import SERVICE_CODES, unit_prices
+
+    items: list[Any] = []
+    kwargs: dict[str, Any] = {
+        "ServiceCode": SERVICE_CODES[service],
+        "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}],
+        "FormatVersion": "aws_v1",
+        "MaxResults": 100,
+    }
+    with own_calls():
+        client = _client("pricing", api_region)
+        for _ in range(_SERVICE_PAGES):
+            QUOTA.take()
+            resp = client.get_products(**kwargs)
+            items.extend(resp.get("PriceList", []))
+            token = resp.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+    return unit_prices(service, region, items)
 
 
 def fetch_spot(instance_type: str, region: str, availability_zone: str | None) -> float:

@@ -6,14 +6,17 @@ The discount applies to list prices (api, cache, snapshot), never to the user's 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from .._cache import DiskCache
 from .._log import warn_once
 from ..config import Settings
 from .model import Price
 from .overrides import Overrides
+from .services import SERVICE_CODES, SIZED_UNITS
 from .snapshot import Snapshot
 
 _CACHE = "prices"
@@ -35,6 +38,11 @@ class PriceBook:
         self.overrides = overrides or Overrides.load(settings.price_file)
         self._keep = 1.0 - settings.discount
         self._units: dict[tuple[str, str], Price | None] = {}  # unit prices are looked up on every AWS call
+        # a service's unit prices per region as the API gave them to this process: (as_of, {key: usd}), or None
+        # once asked and failed (not asked again by this process)
+        self._fetched: dict[tuple[str, str], tuple[str, dict[str, float]] | None] = {}
+        self._fetch_lock = threading.Lock()
+        self.wants: Callable[[str, str], None] | None = None  # asks the background fetcher for (service, region)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -56,11 +64,13 @@ class PriceBook:
         return self._from_cache(cached)
 
     def sized(self, kind: str, region: str, arch: str, dimension: str) -> Price | None:
-        """Fargate and Lambda size-based prices (override section ``fargate``/``lambda``)."""
+        """Fargate and Lambda size-based prices (override section ``fargate``/``lambda``, then the API's units)."""
+        override = self.overrides.get(kind, dimension)
+        unit = SIZED_UNITS.get((kind, arch, dimension))
+        if override is None and unit is not None:
+            override = self._from_api(unit, region)
         return self._resolve(
-            self.overrides.get(kind, dimension),
-            f"{kind}/{region}/{arch}/{dimension}",
-            lambda: self.snapshot.sized(kind, region, arch, dimension),
+            override, f"{kind}/{region}/{arch}/{dimension}", lambda: self.snapshot.sized(kind, region, arch, dimension)
         )
 
     def unit(self, key: str, region: str) -> Price | None:
@@ -70,10 +80,34 @@ class PriceBook:
         if price is _UNRESOLVED:
             if len(self._units) > 10_000:  # keys come from model ids and regions: bound them anyway
                 self._units.clear()
+            override = self.overrides.get("units", key)
             price = self._units[memo] = self._resolve(
-                self.overrides.get("units", key), f"unit/{region}/{key}", lambda: self.snapshot.unit(key, region)
+                override if override is not None else self._from_api(key, region),
+                f"unit/{region}/{key}",
+                lambda: self.snapshot.unit(key, region),
             )
         return price  # type: ignore[return-value]  # not the sentinel here
+
+    def _from_api(self, key: str, region: str) -> Price | None:
+        """The API's price of ``key`` (``service/unit``): as this process fetched it (``api``), else from the disk
+        cache (``cache``), else None; a service never asked in this region is asked for, in the background."""
+        service = key.split("/", 1)[0]
+        if service not in SERVICE_CODES:
+            return None
+        if (service, region) not in self._fetched:
+            cached = self.cache.get(_CACHE, f"units/{region}/{service}")
+            if isinstance(cached, dict) and isinstance(cached.get("units"), dict):
+                usd = cached["units"].get(key)
+                return None if usd is None else Price(float(usd) * self._keep, "cache", str(cached.get("as_of")))
+            if self.settings.pricing_api and self.wants is not None:
+                self.wants(service, region)
+            return None
+        fetched = self._fetched[(service, region)]
+        if fetched is None:
+            return None
+        as_of, units = fetched
+        usd = units.get(key)
+        return None if usd is None else Price(usd * self._keep, "api", as_of)
 
     def _resolve(self, override: Price | None, cache_key: str, snapshot: Callable[[], Price | None]) -> Price | None:
         if override is not None:
@@ -107,6 +141,37 @@ class PriceBook:
             lambda: api.fetch_spot(instance_type, region, az),
             f"spot {instance_type} in {az or region}",
         )
+
+    def fetched(self) -> list[tuple[str, str]]:
+        """The (service, region) pairs this process has asked the API for."""
+        return list(self._fetched)
+
+    def fetch_units(self, service: str, region: str) -> None:
+        """A service's unit prices in ``region`` from the API, kept in memory and in the disk cache (per region and
+        service, with the TTL: a restart within it asks nothing); lookups use them from then on."""
+        from . import api
+
+        with self._fetch_lock:  # the init thread (a Fargate or Lambda host) and the fetcher may both ask
+            if (service, region) not in self._fetched:
+                self._fetch_units(api, service, region)
+
+    def _fetch_units(self, api: Any, service: str, region: str) -> None:
+        try:
+            units = api.fetch_service_units(service, region, self.settings.pricing_api_region)
+        except Exception as exc:
+            warn_once(
+                f"api-units-{service}-{region}",
+                "cost: %s prices in %s unavailable from AWS (%s); keeping the fallback prices",
+                service,
+                region,
+                describe_error(exc),
+            )
+            self._fetched[(service, region)] = None
+            return
+        as_of = date.today().isoformat()
+        self.cache.put(_CACHE, f"units/{region}/{service}", {"units": units, "as_of": as_of})
+        self._fetched[(service, region)] = (as_of, units)
+        self._units.clear()  # looked up again, now with the API's prices
 
     def _fetch(self, cache_key: str, call: Callable[[], float], what: str) -> Price | None:
         try:

@@ -1,4 +1,10 @@
-"""The bundled, dated price snapshot: the last resort, and honest about what it lacks."""
+"""The bundled, dated price snapshot: the last resort, exact where it has a price and honest about what it lacks.
+
+``snapshot/index.json`` holds the sources (each with its date), Fargate, Lambda and the per-unit service prices;
+``snapshot/ec2/<region>.json`` one exact price per instance type, grouped by source (no size factors). Each file
+is read at its first use, and only the host's region's EC2 file is ever read by a running process. Built by
+``scripts/snapshot_from_reference.py`` (the public data) or ``scripts/build_snapshot.py`` (AWS's bulk files).
+"""
 
 from __future__ import annotations
 
@@ -13,45 +19,61 @@ SOURCE = "snapshot"
 
 
 class Snapshot:
-    """Lookups into ``snapshot.json``; a region or type it lacks gives None, never another region's price."""
+    """Lookups into the snapshot; a region, type or unit it lacks gives None, never another region's price."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.published: str = str(data.get("published", "unknown"))
+    def __init__(self, index: dict[str, Any], ec2: dict[str, dict[str, Any]] | None = None) -> None:
+        self.data = index
+        self.published: str = str(index.get("published", "unknown"))
+        self._ec2: dict[str, dict[str, Any]] = dict(ec2 or {})  # region → its file, once read
+        self._read_ec2 = ec2 is None
 
     @staticmethod
     @cache
     def bundled() -> Snapshot:
-        text = resources.files(__package__).joinpath("snapshot.json").read_text()
-        return Snapshot(json.loads(text))
+        return Snapshot(json.loads(_files().joinpath("index.json").read_text()))
 
-    def _price(self, usd: float, unverified: bool = False) -> Price:
-        return Price(float(usd), SOURCE, self.published, unverified)
+    def source(self, name: str) -> dict[str, str]:
+        return dict(self.data.get("sources", {}).get(name, {}))
+
+    def _price(self, usd: float, source: str, unverified: bool = False) -> Price:
+        return Price(float(usd), SOURCE, self.source(source).get("as_of", "undated"), unverified)
+
+    def _region_ec2(self, region: str) -> dict[str, Any]:
+        table = self._ec2.get(region)
+        if table is None:
+            table = {}
+            if self._read_ec2 and region in self.data.get("ec2_regions", {}):
+                table = json.loads(_files().joinpath("ec2", f"{region}.json").read_text())
+            self._ec2[region] = table
+        return table
 
     def ec2_hourly(self, instance_type: str, region: str) -> Price | None:
-        table = self.data.get("ec2", {}).get(region)
-        if not table:
-            return None
-        unverified = set(table.get("unverified", ()))
-        explicit = table.get("instances", {}).get(instance_type)
-        if explicit is not None:
-            return self._price(explicit, instance_type in unverified)
-        family, _, size = instance_type.partition(".")
-        base = table.get("large", {}).get(family)
-        factor = self.data.get("size_factors", {}).get(size)
-        if base is None or factor is None:
-            return None
-        return self._price(base * factor, family in unverified)
+        table = self._region_ec2(region)
+        for source, prices in table.get("by_source", {}).items():
+            usd = prices.get(instance_type)
+            if usd is not None:
+                return self._price(usd, source, instance_type in table.get("unverified", ()))
+        return None
 
     def sized(self, kind: str, region: str, arch: str, dimension: str) -> Price | None:
         """Fargate (``vcpu_hour``, ``gb_hour``) and Lambda (``gb_second``, ``request``) prices."""
-        usd = self.data.get(kind, {}).get(region, {}).get(arch, {}).get(dimension)
-        return None if usd is None else self._price(usd)
+        table = self.data.get(kind, {}).get(region, {})
+        usd = table.get(arch, {}).get(dimension)
+        return None if usd is None else self._price(usd, table.get("source", ""))
 
     def unit(self, key: str, region: str) -> Price | None:
-        units = self.data.get("units", {})
-        usd = units.get(region, {}).get(key)
-        return None if usd is None else self._price(usd, key in units.get("unverified", ()))
+        entry = self.data.get("units", {}).get(region, {}).get(key)
+        if entry is None:
+            return None
+        usd, source = entry
+        return self._price(usd, source, key in self.data.get("unverified_units", ()))
+
+    def unit_keys(self, region: str) -> list[str]:
+        return sorted(self.data.get("units", {}).get(region, {}))
 
     def regions(self) -> list[str]:
-        return sorted(self.data.get("ec2", {}))
+        return sorted(self.data.get("ec2_regions", {}))
+
+
+def _files() -> Any:
+    return resources.files(__package__).joinpath("snapshot")

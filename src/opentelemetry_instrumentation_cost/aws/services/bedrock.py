@@ -21,11 +21,14 @@ _VERSION_SUFFIX = re.compile(r"(-\d{8})?(-v\d+(:\d+)?)?(:\d+)?$")
 _STREAMING = {"ConverseStream", "InvokeModelWithResponseStream"}
 
 
-def base_model(model_id: str) -> str:
-    """``us.anthropic.claude-3-5-sonnet-20240620-v1:0`` → ``anthropic.claude-3-5-sonnet`` (ARNs: the last part)."""
+def model_key(model_id: str) -> str:
+    """The model as priced: its inference profile's scope kept, the version dropped.
+    ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` → ``us.anthropic.claude-sonnet-4-5`` (a geographic profile
+    costs about 10% more than ``global.`` for Claude 4.5 and later: each is priced as itself); ARNs: the last part."""
     model = model_id.rsplit("/", 1)[-1]
+    scope = _PROFILE_PREFIX.match(model)
     model = _PROFILE_PREFIX.sub("", model)
-    return _VERSION_SUFFIX.sub("", model)
+    return (scope.group(0) if scope else "") + _VERSION_SUFFIX.sub("", model)
 
 
 def token_usages(model: str, tokens: Mapping[str, float]) -> list[Usage]:
@@ -35,7 +38,7 @@ def token_usages(model: str, tokens: Mapping[str, float]) -> list[Usage]:
 
 class BedrockMeter(Meter):
     def measure(self, call: Call) -> Metering | None:
-        model = base_model(str(call.params.get("modelId", "")))
+        model = model_key(str(call.params.get("modelId", "")))
         if not call.ok:
             return Metering([])  # failed invocations are not billed
         if call.operation == "Converse":
