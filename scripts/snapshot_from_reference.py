@@ -64,8 +64,16 @@ _SERVICE_UNITS = {
     "lambda/GB-Seconds-ARM": 1.33334e-05, "kms/Requests": 3e-06, "secretsmanager/Requests": 5e-06,
     "monitoring/GetMetricData-Metrics": 1e-05, "monitoring/Requests": 1e-05, "athena/TB-Scanned": 5.0,
     "stepfunctions/StateTransitions": 2.5e-05,
+    # by storage class and table class (AWS's S3 and DynamoDB pricing pages; not in aws-pricing-facts.md: unverified)
+    "s3/Requests-SIA-Tier1": 1e-05, "s3/Requests-SIA-Tier2": 1e-06, "s3/Requests-ZIA-Tier1": 1e-05,
+    "s3/Requests-ZIA-Tier2": 1e-06, "s3/Requests-GIR-Tier1": 2e-05, "s3/Requests-GIR-Tier2": 1e-05,
+    "s3/Requests-INT-Tier1": 5e-06, "s3/Requests-INT-Tier2": 4e-07,
+    "dynamodb/IA-WriteRequestUnits": 7.8e-07, "dynamodb/IA-ReadRequestUnits": 1.55e-07,
 }  # fmt: skip
-_SERVICE_UNVERIFIED = ["s3/Requests-Free", "secretsmanager/Requests", "monitoring/Requests"]
+_SERVICE_UNVERIFIED = [
+    "s3/Requests-Free", "secretsmanager/Requests", "monitoring/Requests", "dynamodb/IA-WriteRequestUnits",
+    "dynamodb/IA-ReadRequestUnits", *(f"s3/Requests-{c}-Tier{n}" for c in ("SIA", "ZIA", "GIR", "INT") for n in (1, 2)),
+]  # fmt: skip
 _NOTES = {
     "stepfunctions/StateTransitions": "StartExecution is counted as one transition; the rest is invisible to the "
     "caller (cost.partial)",

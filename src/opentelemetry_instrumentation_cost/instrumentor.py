@@ -16,6 +16,7 @@ from wrapt import wrap_function_wrapper
 from ._log import error_once
 from ._sdk_compat import shut_down_at_exit
 from .attribution import processor, sampling, threads
+from .aws import resources
 from .aws.hooks import BotocoreHooks
 from .config import Settings
 from .lifecycle.exits import ExitHooks
@@ -78,6 +79,7 @@ class CostInstrumentor(BaseInstrumentor):
             self._exits.uninstall()
         if self.runtime is not None:
             self.runtime.shutdown()
+            resources.configure({})
         if self._aws is not None:
             self._aws.uninstall()
             self._aws = None

@@ -23,6 +23,7 @@ from .attribution.hostfile import open_region
 from .attribution.ledger import ComputeLedger
 from .attribution.region import PrivateRegion
 from .attribution.roots import RootTracker
+from .aws import resources
 from .config import Settings
 from .host import BUDGET_S, HostInfo, detect_host, host_name, host_share, pricing_region
 from .host.local import boot_id, process_started_ns
@@ -54,6 +55,7 @@ class CostRuntime:
         self.tracker = RootTracker(self.ledger, self._ready, self._wait_left, self.names, settings.trust_baggage)
         self.cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
         self.book = PriceBook(settings, self.cache)
+        resources.configure(self.book.overrides.resources)
         if settings.pricing_api:
             UnitFetcher(self.book)  # asks for a service's prices in a region when a call first needs them
         self.host: HostInfo | None = None

@@ -1,7 +1,9 @@
 """The user's own prices (``OTEL_PYTHON_COST_PRICE_FILE``): negotiated rates win over every list price.
 
 Format: ``{"instances": {"m5.large": 0.08}, "fargate": {"vcpu_hour": 0.04, "gb_hour": 0.0044},
-"lambda": {"gb_second": 1.6e-05}, "units": {"dynamodb/WriteRequestUnits": 6.25e-07}}`` (all USD).
+"lambda": {"gb_second": 1.6e-05}, "units": {"dynamodb/WriteRequestUnits": 6.25e-07}}`` (all USD), and what the
+calls do not say about their resources: ``"dynamodb_tables": {"archive": "STANDARD_INFREQUENT_ACCESS"}``,
+``"lambda_functions": {"resize": "arm64"}``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from .model import Price
 SOURCE = "override"
 
 
+_RESOURCES = ("dynamodb_tables", "lambda_functions")  # facts about resources, not prices: ``aws/resources.py``
+
+
 class Overrides:
-    def __init__(self, data: dict[str, dict[str, float]]) -> None:
+    def __init__(self, data: dict[str, dict[str, float]], resources: dict[str, dict[str, str]] | None = None) -> None:
         self._data = data
+        self.resources = resources or {}
 
     @classmethod
     def load(cls, path: Path | None) -> Overrides:
@@ -34,16 +40,20 @@ class Overrides:
             )
             return cls({})
         data: dict[str, dict[str, float]] = {}
+        resources: dict[str, dict[str, str]] = {}
         for section, entries in raw.items():
             if not isinstance(entries, dict):
                 logger.warning("OTEL_PYTHON_COST_PRICE_FILE: section %r is not an object; skipped", section)
+                continue
+            if section in _RESOURCES:
+                resources[section] = {str(k): v for k, v in entries.items() if isinstance(v, str)}
                 continue
             for key, value in entries.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                     data.setdefault(section, {})[key] = float(value)
                 else:
                     logger.warning("OTEL_PYTHON_COST_PRICE_FILE: %s.%s=%r is not a price; skipped", section, key, value)
-        return cls(data)
+        return cls(data, resources)
 
     def get(self, section: str, key: str) -> Price | None:
         usd = self._data.get(section, {}).get(key)

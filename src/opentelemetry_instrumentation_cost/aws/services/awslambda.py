@@ -1,4 +1,5 @@
-"""Lambda Invoke: the request charge, and the duration charge when ``LogType=Tail`` shows the billed duration."""
+"""Lambda Invoke: the request charge, and the duration charge when ``LogType=Tail`` shows the billed duration, at
+the function's architecture's rate (arm64 when the price file says so: ``aws/resources.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import binascii
 import re
 
+from ..resources import function_is_arm64
 from ..types import Call, Meter, Metering, Usage
 
 _BILLED = re.compile(r"Billed Duration: (\d+(?:\.\d+)?) ms")
@@ -20,7 +22,8 @@ class LambdaMeter(Meter):
         gb_seconds = _billed_gb_seconds(call.response.get("LogResult"))
         if gb_seconds is None:
             return Metering(usages, partial=True)  # the duration charge is invisible to the caller
-        usages.append(Usage("GB-Seconds", gb_seconds))
+        arm64 = function_is_arm64(call.params.get("FunctionName"))  # from the price file: the call does not say
+        usages.append(Usage("GB-Seconds-ARM" if arm64 else "GB-Seconds", gb_seconds))
         return Metering(usages)
 
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..resources import table_is_ia
 from ..types import Call, Meter, Metering, Usage
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -45,6 +46,13 @@ class DynamoDBMeter(Meter):
         response.pop("ConsumedCapacity", None)
 
     def measure(self, call: Call) -> Metering | None:
+        metering = self._measure(call)
+        if metering is not None and table_is_ia(call.params.get("TableName")):  # a Standard-IA table's units
+            for usage in metering.usages:
+                usage.unit = "IA-" + usage.unit
+        return metering
+
+    def _measure(self, call: Call) -> Metering | None:
         op = call.operation
         if op not in _WRITES and op not in _READS:
             return None
