@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_snapshot.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples
