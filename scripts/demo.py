@@ -15,6 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.demo_more import priced_everywhere, rolled_up
 from scripts.harness import BIN, ROOT, http, run_example, run_moto
 
 WORK = ROOT / ".demo"
@@ -145,6 +146,8 @@ def main() -> None:
     print(f"(exit {subprocess.run(check, check=False).returncode})")
     sampled()
     _one_host_many_processes()
+    priced_everywhere()
+    rolled_up(WORK)
 
 
 def _sampled(moto_url: str) -> Any:
