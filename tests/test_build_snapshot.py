@@ -41,9 +41,9 @@ EU_UNITS = {
     "AmazonDynamoDB": [_unit("EU-WriteRequestUnits", 7.05e-07), _unit("EU-TimedStorage-ByteHrs", 0.283)],
     "AmazonS3": [_unit("EU-Requests-Tier1", 5.4e-06), _unit("EU-Requests-Tier2", 4.3e-07)],
     "AWSQueueService": [
-        _unit("EU-Requests-RBP", 0.0),
-        _unit("EU-Requests-RBP", 4.4e-07, 1e6),
-        _unit("EU-Requests-RBP", 3.5e-07, 1e11),
+        _unit("EU-Requests-Tier1", 0.0),
+        _unit("EU-Requests-Tier1", 4.4e-07, 1e6),
+        _unit("EU-Requests-Tier1", 3.5e-07, 1e11),
     ],
     "AWSLambda": [
         _unit("EU-Lambda-GB-Second", 1.66667e-05),

@@ -45,9 +45,9 @@ def _products() -> dict[str, list[dict]]:
         ],
         "AWSQueueService": [  # the first million a month free, then tiers: the first paid tier is the price
             service_product(
-                "AWSQueueService", eu, "EU-Requests-RBP", [(0, 0), (1e6, EU["sqs/Requests"]), (1e11, 3e-7)]
+                "AWSQueueService", eu, "EU-Requests-Tier1", [(0, 0), (1e6, EU["sqs/Requests"]), (1e11, 3e-7)]
             ),
-            service_product("AWSQueueService", eu, "EU-Requests-FIFO-RBP", [(0, 0), (1e6, 5.5e-07)]),
+            service_product("AWSQueueService", eu, "EU-Requests-FIFO-Tier1", [(0, 0), (1e6, 5.5e-07)]),
         ],
         "AmazonECS": [
             service_product("AmazonECS", ap, "APS2-Fargate-vCPU-Hours:perCPU", [(0, AP["vcpu"])], "Compute"),

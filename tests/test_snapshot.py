@@ -127,3 +127,22 @@ def test_bedrock_geographic_and_global_profiles_are_charged_apart(
     for name, call in (("us", calls[0]), ("global", calls[1])):
         root = roots[name]
         assert root["cost.transaction.usd"] - root["cost.compute.usd"] == pytest.approx(call["cost.usd"], rel=1e-9)
+
+
+def test_usage_types_map_as_a_real_bill_names_them() -> None:
+    """The Price List's products and a bill's lines share usage types: the legacy CUR sample's (tests/data/billing)
+    map to the meters' units, region prefixes of every form removed, and what no meter counts maps to nothing."""
+    from opentelemetry_instrumentation_cost.pricing.services import SERVICE_CODES, unit_of
+
+    services = {code: name for name, code in SERVICE_CODES.items()}
+    with (Path(__file__).parent / "data" / "billing" / "aws-cur-legacy-sample.csv").open() as f:
+        seen = {(services.get(r["lineItem/ProductCode"]), r["lineItem/UsageType"]) for r in csv.DictReader(f)}
+    mapped = {(s, usage): unit_of(s, usage) for s, usage in seen if s is not None}
+    assert mapped[("sqs", "USW2-Requests-Tier1")] == "Requests"
+    assert mapped[("s3", "CAN1-Requests-Tier2")] == "Requests-Tier2"
+    assert mapped[("s3", "Requests-Tier1")] == "Requests-Tier1"
+    assert mapped[("kms", "ca-central-1-KMS-Requests")] == "Requests"
+    assert mapped[("secretsmanager", "CAN1-AWSSecretsManagerAPIRequest")] == "Requests"
+    assert mapped[("sns", "CAN1-Requests-Tier1")] == "Requests"
+    assert mapped[("monitoring", "CW:Requests")] == "Requests"
+    assert mapped[("s3", "USW2-TimedStorage-ByteHrs")] is None and mapped[("s3", "USE1-CAN1-AWS-Out-Bytes")] is None

@@ -1,8 +1,11 @@
 """Which Price List products give the package's unit prices: per service, its service code and the usage types
 (region prefix removed) that price each unit the meters count.
 
-Usage types carry a region prefix outside us-east-1 (``EUW1-``, ``EU-``, ``APS2-``; us-east-1's are mostly bare or
-``USE1-``): a product matches when its usage type, whole or without its first prefix, is listed here. A tiered price
+Usage types carry a region prefix outside us-east-1 (``EUW1-``, ``EU-``, ``APS2-``, KMS's ``ca-central-1-``;
+us-east-1's are mostly bare or ``USE1-``): a product matches when its usage type, whole or without its first prefix,
+is listed here. The names are the ones AWS's bills carry (the legacy CUR sample in ``shared/reference/billing``:
+``USW2-Requests-Tier1`` for SQS standard requests, ``CAN1-AWSSecretsManagerAPIRequest``, ...): a bill line and a
+Price List product of one usage type price the same thing. A tiered price
 (SQS, Lambda, S3 requests in some regions) is taken at its first paid tier, as the snapshot's figures are.
 """
 
@@ -38,11 +41,11 @@ USAGE_TYPES: dict[str, dict[str, str]] = {  # service → usage type → unit (t
         for cls in ("", "SIA-", "ZIA-", "GIR-", "INT-")
         for n in (1, 2)
     },
-    "sqs": {"Requests-RBP": "Requests", "Requests-FIFO-RBP": "Requests-FIFO"},
+    "sqs": {"Requests-Tier1": "Requests", "Requests-FIFO-Tier1": "Requests-FIFO"},  # "Requests-RBP": the free tier
     "sns": {"Requests-Tier1": "Requests"},
     "events": {"Event-64K-Chunks": "Events"},
     "kms": {"KMS-Requests": "Requests"},
-    "secretsmanager": {"AWSSecretsManager-APIRequest": "Requests"},
+    "secretsmanager": {"AWSSecretsManagerAPIRequest": "Requests"},
     "monitoring": {"CW:GMD-Metrics": "GetMetricData-Metrics", "CW:Requests": "Requests"},
     "stepfunctions": {"StateTransition": "StateTransitions"},
     "athena": {"DataScannedInTB": "TB-Scanned"},
@@ -70,7 +73,7 @@ SIZED_UNITS = {
     ("lambda", "x86_64", "request"): "lambda/Requests",
     ("lambda", "arm64", "request"): "lambda/Requests-ARM",
 }
-_PREFIX = re.compile(r"^[A-Z]{2,4}\d?-")
+_PREFIX = re.compile(r"^(?:[A-Z]{2,4}\d?|[a-z]{2}(?:-gov)?-[a-z]+-\d)-")  # USE1-, EU-, APS2-; KMS: ca-central-1-
 
 
 def unit_of(service: str, usage_type: str) -> str | None:
