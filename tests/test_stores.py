@@ -113,7 +113,7 @@ def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url:
         ).fetchone() == (1,)
         parts = set(_partitions(conn))
         assert {partition_name(today + timedelta(days=n)) for n in range(3)} <= parts  # created ahead
-        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(4,)]
         # a partition left from 120 days ago, with its rows
         conn.execute(
             f"CREATE TABLE {partition_name(old_day)} PARTITION OF otel_cost_transactions FOR VALUES "

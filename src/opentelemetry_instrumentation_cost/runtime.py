@@ -29,7 +29,7 @@ from .host import BUDGET_S, HostInfo, detect_host, host_name, host_share, pricin
 from .host.local import boot_id, process_started_ns
 from .metrics import CostMetrics
 from .pricing.book import PriceBook
-from .pricing.compute import ComputePrice, compute_price
+from .pricing.compute import ComputePrice, HostUnit, compute_price, host_units
 from .pricing.fetcher import UnitFetcher
 from .store.aggregate import Aggregator
 from .store.flush import Flusher
@@ -78,6 +78,7 @@ class CostRuntime:
             self.tracker.close_unended,
             _service_name,
             CostMetrics(meter_provider),
+            usage=(self._unit_price, self._host_units),
         )
         self.settled = threading.Event()  # set once the background work is over (tests and the CLI wait on it)
         self._start_background(resolve=True)
@@ -87,6 +88,13 @@ class CostRuntime:
         """Host detection (when ``resolve``) and the Price List API, on a thread of their own."""
         self._thread = threading.Thread(target=self._run, args=(resolve,), name="otel-cost-init", daemon=True)
         self._thread.start()
+
+    def _unit_price(self, key: str, region: str) -> float | None:
+        price = self.book.unit(key, region)
+        return None if price is None else price.usd
+
+    def _host_units(self) -> list[HostUnit]:
+        return host_units(self.book, self.host, self.compute, self.region)
 
     def record_untraced(self, aws_service: str, usd: float) -> None:
         """An AWS charge made outside any local root: stored under ``<untraced>``, so no spend goes unrecorded."""

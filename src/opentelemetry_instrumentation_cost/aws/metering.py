@@ -108,6 +108,10 @@ class CallMeter:
         """Price the call and put the charge where it belongs; returns the local root it counted into."""
         runtime = self.runtime
         usd, source, partial = price_metering(runtime.book, call.service, call.region, metering)
+        runtime.aggregator.usage.record(
+            call.region,
+            [(u.price_key or f"{call.service}/{u.unit}", u.quantity) for u in metering.usages if u.quantity],
+        )
         span = _current_span()
         ctx = span.get_span_context()  # a tuple: trace id, span id, ...
         root = runtime.ledger.root_of(ctx[0])
@@ -132,9 +136,9 @@ class CallMeter:
         that has ended meanwhile (its cost already reported), to ``<untraced>``."""
         try:
             model = bedrock.model_key(str(call.params.get("modelId", "")))
-            usd = price_metering(
-                self.runtime.book, call.service, call.region, Metering(bedrock.token_usages(model, tokens))
-            )[0]
+            usages = bedrock.token_usages(model, tokens)
+            usd = price_metering(self.runtime.book, call.service, call.region, Metering(usages))[0]
+            self.runtime.aggregator.usage.record(call.region, [(u.price_key or "", u.quantity) for u in usages])
             if not usd:
                 return
             if root is None or root.end_ns:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..attribution.ledger import Token
 from .model import Key, Row, bucket, merge_row
+from .usage import UsageLog
 
 _VALUES_MAX = 100_000  # per flush interval, for the per-transaction histogram; beyond it the oldest go
 _WAKE_AT = 2_000  # about 0.4 MB of queued tuples
@@ -36,6 +37,7 @@ class Aggregator:
         self._services: dict[int, str] = {}
         self.wake: Callable[[], None] | None = None  # set by the flusher
         self.wants_values: Callable[[], bool] = lambda: True  # set by the flusher: whether metrics can be read
+        self.usage = UsageLog()  # the AWS calls' usages by unit, for the bill (``store/usage.py``)
 
     def record(self, token: Token, resource: Any) -> None:
         """One ended local root (see ``attribution.roots.RootSink``), queued as a tuple of plain values: the
@@ -113,6 +115,7 @@ class Aggregator:
         self._ended.clear()
         self._rows = {}
         self._values.clear()
+        self.usage.clear()
 
     def drain(self) -> tuple[dict[Key, Row], list[Value]]:
         with self._lock:

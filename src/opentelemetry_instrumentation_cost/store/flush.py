@@ -17,6 +17,10 @@ from ..attribution.ledger import ComputeLedger
 from ..transactions.names import IDLE, UNENDED, UNTRACED
 from .aggregate import Aggregator
 from .model import Batch, Key, Row, StoreUnavailable, bucket, merge_row
+from .usage import HostUnit, UsageKey, UsageRow, add_compute
+
+# what usage rows need from the runtime: a price per (price key, region), and the host's billing units
+UsagePricing = tuple[Callable[[str, str], "float | None"], Callable[[], list[HostUnit]]]
 
 REAP_S = 0.5  # how often a process looks for dead processes of its host
 # A fork waits this long at most for a flush in progress: a child copied in its middle could hold, for good, a lock
@@ -37,6 +41,7 @@ class Flusher:
         before_take: Callable[[], None],
         service_name: Callable[[], str],
         metrics: Any = None,
+        usage: UsagePricing | None = None,
     ) -> None:
         self.aggregator = aggregator
         self.store = store
@@ -46,6 +51,7 @@ class Flusher:
         self._before_take = before_take  # closes roots collected without end(), so their shares are in this flush
         self._service_name = service_name
         self.metrics = metrics
+        self._usage = usage  # prices the calls' usages and names the host's billing units; None: no usage rows
         aggregator.wants_values = (lambda: False) if metrics is None else metrics.wants_values
         self._orphans: dict[Key, Row] = {}  # what dead processes of the host left, for the next batch
         self.pending: deque[Batch] = deque()
@@ -178,8 +184,9 @@ class Flusher:
             merge_row(rows, key, row)
         if self.metrics is not None:
             self.metrics.record(values, idle, host)
-        if rows:
-            self.pending.append(Batch(rows))
+        usage = self._usage_rows(rows, now)
+        if rows or usage:
+            self.pending.append(Batch(rows, usage=usage))
         while len(self.pending) > self.max_batches:
             self.pending.popleft()
             self.dropped_batches += 1
@@ -192,6 +199,19 @@ class Flusher:
                 self.dropped_batches,
                 self.max_batches,
             )
+
+    def _usage_rows(self, rows: dict[Key, Row], now: int) -> dict[UsageKey, UsageRow]:
+        """The calls' usages since the last flush, and the compute this batch stores (roots' shares, idle, what
+        dead processes left) in the host's billing units."""
+        if self._usage is None:
+            self.aggregator.usage.clear()
+            return {}
+        price, host_units = self._usage
+        service, host, region = self._service_name(), self.aggregator.host[2], self.aggregator.host[1]
+        usage = self.aggregator.usage.drain(service, host, price)
+        compute = sum(row.compute_usd for row in rows.values())
+        add_compute(usage, now, service, host, region, compute, host_units())
+        return usage
 
     def _write_pending(self) -> bool:
         while self.pending:

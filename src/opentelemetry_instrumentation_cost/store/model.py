@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 # (bucket start in epoch seconds, service.name, transaction, instance type, region, host, boot): the host is its
 # instance id (or task ARN) where known, else the hostname; the boot id tells one boot of it from the next
@@ -58,13 +59,15 @@ def merge_row(rows: dict[Key, Row], key: Key, row: Row) -> None:
 
 
 class Batch:
-    """Rows flushed together; the id makes a write idempotent (a retried batch is never added twice)."""
+    """Rows flushed together, with their usage by unit (``store/usage.py``); the id makes a write idempotent (a
+    retried batch is never added twice)."""
 
-    __slots__ = ("id", "rows")
+    __slots__ = ("id", "rows", "usage")
 
-    def __init__(self, rows: dict[Key, Row], id: str | None = None) -> None:
+    def __init__(self, rows: dict[Key, Row], id: str | None = None, usage: dict[Any, Any] | None = None) -> None:
         self.rows = rows
         self.id = id or str(uuid.uuid4())
+        self.usage = usage or {}
 
 
 class StoreUnavailable(Exception):

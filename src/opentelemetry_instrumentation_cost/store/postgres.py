@@ -20,67 +20,36 @@ from typing import Any
 
 from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
+from .pg_sql import (
+    DDL,
+    FULL_RETRIES,
+    LOCK_KEY,
+    WRITE,
+    migrate_v1,
+    partition_days,
+    partition_name,
+    roll_up,
+)
 from .rollup import first_minute_day, hourly_where_due
 from .schema import (
     BATCH_ID_KEEP_S,
     BATCHES,
-    BATCHES_INDEX,
     COLUMNS,
-    KEY,
     ROLLUPS,
     SCHEMA_VERSION,
     TABLE,
+    USAGE,
+    USAGE_COLUMNS,
     VERSIONS,
     grouped_query,
-    on_conflict,
-    rolled_up,
     row_values,
     series_query,
+    usage_by_day,
+    usage_values,
 )
 from .urls import redact
 
-_LOCK_KEY = 0x0C057  # advisory lock id for schema and partition DDL
-_DDL = (
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-        bucket_start timestamptz NOT NULL, service text NOT NULL, transaction_name text NOT NULL,
-        instance_type text NOT NULL, region text NOT NULL, count bigint NOT NULL,
-        sum_usd double precision NOT NULL, compute_usd double precision NOT NULL,
-        service_usd double precision NOT NULL, budget_exceeded bigint NOT NULL, max_usd double precision NOT NULL,
-        host text NOT NULL DEFAULT '', boot text NOT NULL DEFAULT '',
-        PRIMARY KEY ({", ".join(KEY)})) PARTITION BY RANGE (bucket_start)""",
-    f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-    BATCHES_INDEX,
-    f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-    f"CREATE TABLE IF NOT EXISTS {ROLLUPS} (day date PRIMARY KEY, rolled_at timestamptz NOT NULL DEFAULT now())",
-)
-_ROLLUP_LOCK_KEY = 0x0C058  # advisory lock id of a roll-up: one process at a time, the others go on
-_HOUR = "date_trunc('hour', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"  # whatever the session's TimeZone
-_FULL_RETRIES = 4  # connection attempts again when the server has no free connection slot (about 0.4 s in all)
-_TYPES = {"bucket_start": "float8", "count": "int8", "budget_exceeded": "int8"}
-_TEXT = ("service", "transaction_name", "instance_type", "region", "host", "boot")
-
-
-def _write_statement() -> str:
-    """One statement per batch (one round trip, its own transaction): the batch id recorded, and the rows, passed
-    as one array per column, upserted in key order only if the id is new. Key order: every writer takes the rows'
-    locks in the same order, so replicas of one service writing the same rows wait for each other at most one
-    statement, and never deadlock."""
-    arrays = ", ".join(f"%s::{_TYPES.get(c, 'text' if c in _TEXT else 'float8')}[]" for c in COLUMNS)
-    columns = ", ".join(COLUMNS)
-    select = columns.replace("bucket_start", "to_timestamp(bucket_start)", 1)
-    order = ", ".join(str(COLUMNS.index(c) + 1) for c in KEY)
-    return (
-        f"WITH batch AS (INSERT INTO {BATCHES} (batch_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1) "
-        f"INSERT INTO {TABLE} ({columns}) SELECT {select} FROM unnest({arrays}) AS r({columns}) "
-        f"WHERE EXISTS (SELECT FROM batch) ORDER BY {order} {on_conflict('GREATEST')}"
-    )
-
-
-_WRITE = _write_statement()
-
-
-def partition_name(day: date) -> str:
-    return f"{TABLE}_p{day:%Y%m%d}"
+__all__ = ["PostgresStore", "partition_name"]
 
 
 class PostgresStore:
@@ -103,11 +72,11 @@ class PostgresStore:
         transaction to any server connection, where a statement prepared on another does not exist."""
         import psycopg
 
-        for attempt in range(_FULL_RETRIES + 1):
+        for attempt in range(FULL_RETRIES + 1):
             try:
                 return psycopg.connect(self.url, connect_timeout=3, prepare_threshold=None, autocommit=True)
             except psycopg.OperationalError as exc:
-                if attempt == _FULL_RETRIES or "too many clients" not in str(exc):
+                if attempt == FULL_RETRIES or "too many clients" not in str(exc):
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # the server is full for a moment: wait
         raise AssertionError("unreachable")
@@ -127,9 +96,9 @@ class PostgresStore:
             try:
                 with self._connect() as conn:
                     self._prepare(conn, {datetime.fromtimestamp(k[0], UTC).date() for k in rows})
-                    values = [row_values(k, r) for k, r in rows.items()]
-                    columns = [list(c) for c in zip(*values, strict=True)] if values else [[]] * len(COLUMNS)
-                    conn.execute(_WRITE, (batch.id, *columns))
+                    used = _columns([usage_values(k, r) for k, r in batch.usage.items()], len(USAGE_COLUMNS))
+                    columns = _columns([row_values(k, r) for k, r in rows.items()], len(COLUMNS))
+                    conn.execute(WRITE, (batch.id, *used, *columns))
             except psycopg.errors.CheckViolation as exc:  # no partition for a row: someone dropped it; recreate
                 self._partitions.clear()
                 raise self._unavailable(exc) from None
@@ -150,12 +119,12 @@ class PostgresStore:
         if self._migrated and not missing:
             return
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             self._look(conn)  # again: what the process before this one in the lock's queue made
             missing = wanted - self._partitions
             if not self._migrated:
-                _migrate_v1(conn)
-                for ddl in _DDL:
+                migrate_v1(conn)
+                for ddl in DDL:
                     conn.execute(ddl)
                 conn.execute(f"INSERT INTO {VERSIONS} (version) VALUES (%s) ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))
             for day in sorted(missing):  # UTC days, whatever the session's TimeZone
@@ -174,7 +143,7 @@ class PostgresStore:
             with conn.transaction():
                 (version,) = conn.execute(f"SELECT max(version) FROM {VERSIONS}").fetchone()
                 self._migrated = (version or 0) >= SCHEMA_VERSION
-                self._partitions |= set(_partition_days(conn))
+                self._partitions |= set(partition_days(conn))
         except psycopg.errors.UndefinedTable:
             self._migrated = False
 
@@ -199,9 +168,9 @@ class PostgresStore:
                     last = date.fromordinal(date(1970, 1, 1).toordinal() + first_minute_day(self.rollup_days))
                     with conn.transaction():
                         done = {day for (day,) in conn.execute(f"SELECT day FROM {ROLLUPS}")}
-                        due = sorted(d for d in _partition_days(conn) if d < last and d not in done)
+                        due = sorted(d for d in partition_days(conn) if d < last and d not in done)
                     for day in due:
-                        _roll_up(conn, day)
+                        roll_up(conn, day)
             except (psycopg.Error, OSError) as exc:
                 raise self._unavailable(exc) from None
         self._maintained_on = today
@@ -210,14 +179,15 @@ class PostgresStore:
         """Partitions past the retention, their roll-up marks, and batch ids past ``BATCH_ID_KEEP_S``."""
         cutoff = today - timedelta(days=self.retention_days)
         with conn.transaction():
-            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
                 return  # another process is making or dropping partitions
             conn.execute("SET LOCAL lock_timeout = '1s'")  # dropping a partition locks the table: never queue long
-            for day in _partition_days(conn):
+            for day in partition_days(conn):
                 if day < cutoff:
                     conn.execute(f"DROP TABLE IF EXISTS {partition_name(day)}")
                     self._partitions.discard(day)
             conn.execute(f"DELETE FROM {ROLLUPS} WHERE day < %s", (cutoff,))
+            conn.execute(f"DELETE FROM {USAGE} WHERE bucket_start < %s", (cutoff,))  # by its key's first column
             conn.execute(
                 f"DELETE FROM {BATCHES} WHERE applied_at < now() - make_interval(secs => %s)", (BATCH_ID_KEEP_S,)
             )
@@ -266,62 +236,24 @@ class PostgresStore:
         except (psycopg.Error, OSError) as exc:
             raise self._unavailable(exc) from None
 
+    def usage(self, since_epoch: float, until_epoch: float) -> list[tuple]:
+        """Usage per UTC day, AWS service, region and unit (``schema.usage_by_day``); days as ``YYYY-MM-DD``."""
+        import psycopg
+
+        day = "to_char(bucket_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        try:
+            with self._connect() as conn:
+                query = usage_by_day("to_timestamp(%s)", "to_timestamp(%s)", day)
+                return conn.execute(query, (since_epoch, until_epoch)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        except (psycopg.Error, OSError) as exc:
+            raise self._unavailable(exc) from None
+
     def close(self) -> None:
         """Nothing is held between uses."""
 
 
-def _partition_days(conn: Any) -> list[date]:
-    """The days the table has partitions for (names made by ``partition_name``, never input)."""
-    names = conn.execute(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
-        (TABLE,),
-    ).fetchall()
-    days = []
-    for (name,) in names:
-        try:
-            days.append(datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").date())
-        except (IndexError, ValueError):
-            continue
-    return days
-
-
-def _roll_up(conn: Any, day: date) -> None:
-    """One day's partition replaced by its hourly sums, in one transaction: writes to that (past) day wait, and
-    reads of it wait for the truncation only; a lock not had within a second leaves the day for the next time."""
-    part = partition_name(day)
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    span = (start, start + timedelta(days=1))
-    with conn.transaction():
-        if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_ROLLUP_LOCK_KEY,)).fetchone()[0]:
-            return  # another process is rolling up
-        if conn.execute(f"SELECT 1 FROM {ROLLUPS} WHERE day = %s", (day,)).fetchone():
-            return
-        conn.execute("SET LOCAL lock_timeout = '1s'")
-        conn.execute("SET LOCAL work_mem = '64MB'")
-        conn.execute(f"LOCK TABLE {part} IN EXCLUSIVE MODE")
-        where = "bucket_start >= %s AND bucket_start < %s"
-        conn.execute(f"CREATE TEMP TABLE otel_cost_rolled ON COMMIT DROP AS {rolled_up(_HOUR, where)}", span)
-        conn.execute(f"TRUNCATE {part}")
-        conn.execute(f"INSERT INTO {part} ({', '.join(COLUMNS)}) SELECT * FROM otel_cost_rolled")
-        conn.execute(f"INSERT INTO {ROLLUPS} (day) VALUES (%s)", (day,))
-
-
-def _migrate_v1(conn: Any) -> None:
-    """A version 1 table gains the host columns in place (existing rows: an empty host) and a primary key that
-    holds them; PostgreSQL carries both to every partition. Under the caller's advisory lock."""
-    has = conn.execute(
-        "SELECT count(*) FILTER (WHERE column_name = 'host'), count(*) FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = %s",
-        (TABLE,),
-    ).fetchone()
-    if has[1] == 0 or has[0] == 1:
-        return
-    conn.execute(
-        f"ALTER TABLE {TABLE} ADD COLUMN host text NOT NULL DEFAULT '', ADD COLUMN boot text NOT NULL DEFAULT ''"
-    )
-    (pkey,) = conn.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", (TABLE,)
-    ).fetchone()
-    conn.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{pkey}"')
-    conn.execute(f"ALTER TABLE {TABLE} ADD PRIMARY KEY ({', '.join(KEY)})")
+def _columns(values: list[tuple], width: int) -> list[list]:
+    """Rows → one list per column (``unnest``'s arrays)."""
+    return [list(c) for c in zip(*values, strict=True)] if values else [[] for _ in range(width)]

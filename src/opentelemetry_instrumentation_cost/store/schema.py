@@ -5,7 +5,7 @@ from __future__ import annotations
 TABLE = "otel_cost_transactions"
 BATCHES = "otel_cost_batches"
 VERSIONS = "otel_cost_schema"
-SCHEMA_VERSION = 3  # 2: rows know their host (``host``, ``boot``), version 1 stores migrated in place; 3: roll-ups
+SCHEMA_VERSION = 4  # 2: rows know their host; 3: roll-ups; 4: usage by unit. Older stores are migrated in place
 KEY = ("bucket_start", "service", "transaction_name", "instance_type", "region", "host", "boot")
 SUMS = ("count", "sum_usd", "compute_usd", "service_usd", "budget_exceeded")
 HOST = ("host", "boot")  # last, so that the columns of version 1 keep their places
@@ -91,4 +91,28 @@ def series_query(since: str, bucket: str, idle: str) -> str:
     return (
         f"SELECT {bucket}, transaction_name, sum(sum_usd) FROM {TABLE} WHERE bucket_start >= {since} "
         f"AND transaction_name <> '{idle}' GROUP BY bucket_start, transaction_name"
+    )
+
+
+USAGE = "otel_cost_usage"  # usage by unit per hour (``store/usage.py``): what bill lines are matched against
+USAGE_KEY = ("bucket_start", "service", "host", "aws_service", "region", "unit", "account")
+USAGE_SUMS = ("quantity", "usd", "count")
+USAGE_COLUMNS = (*USAGE_KEY, *USAGE_SUMS)
+
+
+def usage_conflict() -> str:
+    adds = ", ".join(f"{c} = {USAGE}.{c} + excluded.{c}" for c in USAGE_SUMS)
+    return f"ON CONFLICT ({', '.join(USAGE_KEY)}) DO UPDATE SET {adds}"
+
+
+def usage_values(key: tuple, row: object) -> tuple:
+    """A usage row's values in ``USAGE_COLUMNS`` order."""
+    return (*key, row.quantity, row.usd, row.count)  # type: ignore[attr-defined]
+
+
+def usage_by_day(since: str, until: str, day: str) -> str:
+    """Usage summed per UTC day, AWS service, region and unit over ``[since, until)``: what reconcile compares."""
+    return (
+        f"SELECT {day}, aws_service, region, unit, sum(quantity), sum(usd), CAST(sum(count) AS BIGINT) FROM {USAGE} "
+        f"WHERE bucket_start >= {since} AND bucket_start < {until} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
     )

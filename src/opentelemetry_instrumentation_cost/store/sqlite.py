@@ -30,12 +30,18 @@ from .schema import (
     ROLLUPS,
     SCHEMA_VERSION,
     TABLE,
+    USAGE,
+    USAGE_COLUMNS,
+    USAGE_KEY,
     VERSIONS,
     grouped_query,
     rolled_up,
     row_values,
     series_query,
     upsert,
+    usage_by_day,
+    usage_conflict,
+    usage_values,
 )
 
 _DDL = (
@@ -49,6 +55,14 @@ _DDL = (
     BATCHES_INDEX,
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {ROLLUPS} (day INTEGER PRIMARY KEY, rolled_at REAL NOT NULL)",
+    f"""CREATE TABLE IF NOT EXISTS {USAGE} (
+        bucket_start INTEGER NOT NULL, service TEXT NOT NULL, host TEXT NOT NULL, aws_service TEXT NOT NULL,
+        region TEXT NOT NULL, unit TEXT NOT NULL, account TEXT NOT NULL, quantity REAL NOT NULL, usd REAL NOT NULL,
+        count INTEGER NOT NULL, PRIMARY KEY ({", ".join(USAGE_KEY)}))""",
+)
+_USAGE_UPSERT = (
+    f"INSERT INTO {USAGE} ({', '.join(USAGE_COLUMNS)}) VALUES ({', '.join('?' * len(USAGE_COLUMNS))}) "
+    + usage_conflict()
 )
 _ROLLED = "otel_cost_rolled"  # a temporary table, for one roll-up
 _UPSERT = upsert("?", "?", "MAX")
@@ -100,8 +114,10 @@ class SQLiteStore:
                 if cur.rowcount == 1:
                     rows = hourly_where_due(batch.rows, self.rollup_days)
                     conn.executemany(_UPSERT, [row_values(k, r) for k, r in rows.items()])
+                    conn.executemany(_USAGE_UPSERT, [usage_values(k, r) for k, r in batch.usage.items()])
                 conn.execute(f"DELETE FROM {BATCHES} WHERE applied_at < ?", (time.time() - BATCH_ID_KEEP_S,))
                 conn.execute(f"DELETE FROM {TABLE} WHERE bucket_start < ?", (time.time() - self.retention_s,))
+                conn.execute(f"DELETE FROM {USAGE} WHERE bucket_start < ?", (time.time() - self.retention_s,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -143,6 +159,12 @@ class SQLiteStore:
         """(bucket start, transaction, USD) from ``since_epoch`` on, summed in the database."""
         with self._lock, self._connection() as conn:
             return conn.execute(series_query("?", "bucket_start", IDLE), (int(since_epoch),)).fetchall()
+
+    def usage(self, since_epoch: float, until_epoch: float) -> list[tuple]:
+        """Usage per UTC day, AWS service, region and unit (``schema.usage_by_day``); days as ``YYYY-MM-DD``."""
+        day = "strftime('%Y-%m-%d', bucket_start, 'unixepoch')"
+        with self._lock, self._connection() as conn:
+            return conn.execute(usage_by_day("?", "?", day), (int(since_epoch), int(until_epoch))).fetchall()
 
     def close(self) -> None:
         """Nothing is held between uses."""
