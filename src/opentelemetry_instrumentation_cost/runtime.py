@@ -169,7 +169,11 @@ class CostRuntime:
         if not self.settings.pricing_api or host is None:
             return
         if host.platform in ("fargate", "lambda"):  # priced by size: the service's unit prices in the region
-            if current is None or current.price.source not in (sc.SOURCE_OVERRIDE, sc.SOURCE_CACHE):
+            if current is None or current.price.source not in (
+                sc.SOURCE_OVERRIDE,
+                sc.SOURCE_CALIBRATED,
+                sc.SOURCE_CACHE,
+            ):
                 self.book.fetch_units(host.platform, self.region)
                 found = compute_price(self.book, host, self.region)
                 if found is not None:
@@ -183,7 +187,7 @@ class CostRuntime:
             if spot is not None:
                 self._apply(ComputePrice(spot, spot=True))
                 return
-        if current is not None and current.price.source in (sc.SOURCE_OVERRIDE, sc.SOURCE_CACHE):
+        if current is not None and current.price.source in _SETTLED:
             return
         fetched = self.book.fetch_ec2_hourly(host.instance_type, self.region)
         if fetched is not None:
@@ -254,6 +258,7 @@ def _service_name() -> str:
     return str(name or os.environ.get("OTEL_SERVICE_NAME") or "unknown_service")
 
 
+_SETTLED = (sc.SOURCE_OVERRIDE, sc.SOURCE_CALIBRATED, sc.SOURCE_CACHE)  # prices the API is not asked to replace
 _INHERITED: list[Any] = []  # in a forked child, the parent's open stores: kept unused, never closed or collected
 
 

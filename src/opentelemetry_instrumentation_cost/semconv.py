@@ -24,6 +24,7 @@ COST_PRICING_SPOT_FALLBACK: Final = "cost.pricing.spot_fallback"
 CURRENCY_USD: Final = "USD"
 
 SOURCE_OVERRIDE: Final = "override"
+SOURCE_CALIBRATED: Final = "calibrated"  # a price file written by otel-cost reconcile --calibrate
 SOURCE_API: Final = "api"
 SOURCE_CACHE: Final = "cache"
 SOURCE_SNAPSHOT: Final = "snapshot"

@@ -1,4 +1,4 @@
-"""``otel-cost``: report, prices, doctor. Clear messages and non-zero exits; never a traceback."""
+"""``otel-cost``: report, prices, doctor, budgets, reconcile. Clear messages and non-zero exits; never a traceback."""
 
 from __future__ import annotations
 
@@ -37,6 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--window", default="1h", help="window, e.g. 1h (default)")
     check.add_argument("--budgets", help="budgets, as OTEL_PYTHON_COST_BUDGETS (default: that variable)")
 
+    rec = sub.add_parser("reconcile", help="the stored estimates against a billing export (FOCUS, CUR 2.0, CUR)")
+    rec.add_argument(
+        "--bill", required=True, help="a billing export: a file, a folder or a glob (CSV, CSV.GZ, Parquet)"
+    )
+    rec.add_argument("--format", choices=("auto", "focus", "cur2", "cur"), default="auto", help="the bill's layout")
+    rec.add_argument("--store", help="store URL (default: OTEL_PYTHON_COST_STORE_URL, else the SQLite default)")
+    rec.add_argument("--tolerance", type=float, default=0.05, help="quantity error allowed (default 0.05)")
+    rec.add_argument("--output", choices=("table", "json", "csv"), default="table")
+    rec.add_argument("--reader", choices=("auto", "duckdb", "csv"), default="auto",
+                     help="DuckDB when installed (the [reconcile] extra), else the standard library's csv")  # fmt: skip
+    rec.add_argument("--calibrate", metavar="PRICES.json", help="write the bill's effective prices as a price file")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stderr)
     try:
@@ -48,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from .prices import run_prices
 
             return run_prices(args)
+        if args.command == "reconcile":
+            from .reconcile import run_reconcile
+
+            return run_reconcile(args)
         if args.command == "doctor":
             from .doctor import run_doctor
 

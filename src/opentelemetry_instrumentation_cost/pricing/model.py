@@ -17,7 +17,7 @@ class Price(NamedTuple):
         return Price(self.usd * factor, self.source, self.as_of, self.unverified)
 
 
-SOURCE_RANK = {"override": 0, "api": 1, "cache": 2, "snapshot": 3}
+SOURCE_RANK = {"override": 0, "calibrated": 0, "api": 1, "cache": 2, "snapshot": 3}
 
 
 def weakest(*prices: Price) -> Price:

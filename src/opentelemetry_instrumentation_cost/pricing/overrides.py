@@ -22,9 +22,15 @@ _RESOURCES = ("dynamodb_tables", "lambda_functions")  # facts about resources, n
 
 
 class Overrides:
-    def __init__(self, data: dict[str, dict[str, float]], resources: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, data: dict[str, dict[str, float]], resources: dict[str, dict[str, str]] | None = None,
+        calibrated: str | None = None,
+    ) -> None:  # fmt: skip
         self._data = data
         self.resources = resources or {}
+        # a file ``otel-cost reconcile --calibrate`` wrote: its prices are the bill's, dated by the bill's period
+        self._source = "calibrated" if calibrated is not None else SOURCE
+        self._as_of: str | None = calibrated
 
     @classmethod
     def load(cls, path: Path | None) -> Overrides:
@@ -41,6 +47,8 @@ class Overrides:
             return cls({})
         data: dict[str, dict[str, float]] = {}
         resources: dict[str, dict[str, str]] = {}
+        mark = raw.pop("calibrated", None)
+        calibrated = str(mark.get("period", "")) if isinstance(mark, dict) else None
         for section, entries in raw.items():
             if not isinstance(entries, dict):
                 logger.warning("OTEL_PYTHON_COST_PRICE_FILE: section %r is not an object; skipped", section)
@@ -53,8 +61,8 @@ class Overrides:
                     data.setdefault(section, {})[key] = float(value)
                 else:
                     logger.warning("OTEL_PYTHON_COST_PRICE_FILE: %s.%s=%r is not a price; skipped", section, key, value)
-        return cls(data, resources)
+        return cls(data, resources, calibrated)
 
     def get(self, section: str, key: str) -> Price | None:
         usd = self._data.get(section, {}).get(key)
-        return None if usd is None else Price(usd, SOURCE, None)
+        return None if usd is None else Price(usd, self._source, self._as_of)
