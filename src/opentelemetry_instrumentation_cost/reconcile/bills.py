@@ -157,7 +157,8 @@ def _duckdb_sums(paths: list[Path], layout: Layout, found: dict[str, str]) -> di
     query = (
         f"SELECT substr(CAST({col('day')} AS VARCHAR), 1, 10), CAST({col('service')} AS VARCHAR), "
         f"CAST({col('usage')} AS VARCHAR), {region}, CAST({col('category')} AS VARCHAR), sum({num('quantity')}), "
-        f"sum({num('list')}), sum({effective}), count(*), sum({num('billed')}) FROM {_source(paths)} {where} GROUP BY 1, 2, 3, 4, 5"
+        f"sum({num('list')}), sum({effective}), count(*), sum({num('billed')}) "
+        f"FROM {_source(paths)} {where} GROUP BY 1, 2, 3, 4, 5"
     )
     return {tuple(r[:5]): [float(r[5]), float(r[6]), float(r[7]), float(r[8]), float(r[9])]  # type: ignore[misc]
             for r in duckdb.execute(query).fetchall()}  # fmt: skip
