@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_snapshot.py
+	$(BIN)/python bench/bench_reconcile.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts bench examples

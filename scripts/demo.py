@@ -15,7 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.demo_more import priced_everywhere, rolled_up
+from scripts.demo_more import priced_everywhere, reconciled, rolled_up
 from scripts.harness import BIN, ROOT, http, run_example, run_moto
 
 WORK = ROOT / ".demo"
@@ -148,6 +148,7 @@ def main() -> None:
     _one_host_many_processes()
     priced_everywhere()
     rolled_up(WORK)
+    reconciled(WORK, STORE)
 
 
 def _sampled(moto_url: str) -> Any:

@@ -53,3 +53,54 @@ def rolled_up(work: Path) -> None:
     print(f"a day three days back: {before[0]:,} per-minute rows ({before[1]:,} requests, ${before[2]}) → "
           f"{after[0]:,} hourly rows ({after[1]:,} requests, ${after[2]}): every sum and count kept")  # fmt: skip
     sys.stdout.flush()
+
+
+_PUBLISHED = {  # AWS's published us-east-1 list prices, per unit (aws-pricing-facts.md)
+    ("dynamodb", "WriteRequestUnits"): 6.25e-07, ("dynamodb", "ReadRequestUnits"): 1.25e-07,
+    ("s3", "Requests-Tier1"): 5e-06, ("s3", "Requests-Tier2"): 4e-07, ("sqs", "Requests"): 4e-07,
+    ("ec2", "BoxUsage:m5.large"): 0.096,
+}  # fmt: skip
+_USAGE_TYPES = {("sqs", "Requests"): "Requests-Tier1"}
+_CODES = {"dynamodb": "AmazonDynamoDB", "s3": "AmazonS3", "sqs": "AWSQueueService", "ec2": "AmazonEC2"}
+
+
+def reconciled(work: Path, store: str) -> None:
+    """A bill for the demo's own usage (a FOCUS export with AWS's x_ columns), at list prices less 18%, with a NAT
+    gateway nothing estimates and a credit; then ``otel-cost reconcile`` against the store."""
+    import csv
+
+    db = store.removeprefix("sqlite:///")
+    used = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT strftime('%Y-%m-%d', bucket_start, 'unixepoch'), aws_service, region, unit, sum(quantity) "
+            "FROM otel_cost_usage GROUP BY 1, 2, 3, 4"
+        )
+        .fetchall()
+    )
+    bill = work / "bill-focus.csv"
+    fields = ["ChargePeriodStart", "ProviderName", "x_ServiceCode", "ServiceName", "x_UsageType", "RegionId",
+              "ChargeCategory", "ConsumedQuantity", "ListCost", "EffectiveCost", "BilledCost"]  # fmt: skip
+    with bill.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        day = used[0][0] if used else time.strftime("%Y-%m-%d", time.gmtime())
+        for d, service, region, unit, quantity in used:
+            price = _PUBLISHED.get((service, unit))
+            if price is not None:
+                usage = _USAGE_TYPES.get((service, unit), unit)
+                listed = quantity * price
+                writer.writerow(_line(d, _CODES[service], usage, region, "Usage", quantity, listed, listed * 0.82))
+        writer.writerow(_line(day, "AmazonEC2", "USE1-NatGateway-Hours", "us-east-1", "Usage", 1, 0.045, 0.045))
+        writer.writerow(_line(day, "AmazonEC2", "", "us-east-1", "Credit", 0, 0, -0.01))
+    print("\n--- the estimates against a bill: the demo writes a FOCUS export for its own usage, at AWS's list")
+    print("prices less 18%, with a NAT gateway nothing estimates and a credit ---")
+    print(f"$ otel-cost reconcile --bill {bill} --store {store}")
+    sys.stdout.flush()
+    subprocess.run([str(BIN / "otel-cost"), "reconcile", "--bill", str(bill), "--store", store], check=False)
+
+
+def _line(day: str, code: str, usage: str, region: str, kind: str, quantity: float, listed: float, cost: float) -> dict:
+    return {"ChargePeriodStart": f"{day} 00:00:00", "ProviderName": "AWS", "x_ServiceCode": code, "ServiceName": code,
+            "x_UsageType": usage, "RegionId": region, "ChargeCategory": kind, "ConsumedQuantity": quantity,
+            "ListCost": listed, "EffectiveCost": cost, "BilledCost": cost}  # fmt: skip
