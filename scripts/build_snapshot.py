@@ -173,14 +173,23 @@ def _write(out: Path, sources: dict, ec2: dict, units: dict) -> dict[str, Any]:
         "published": publications[-1] if publications else "unknown",
         "built_from": "scripts/build_snapshot.py over AWS's bulk price files",
         "sources": sources,
-        "ec2_regions": {r: {"types": len(t["by_source"]), "sources": sorted(t["by_source"])} for r, t in ec2.items()},
         **sized,
         "units": {r: dict(sorted(u.items())) for r, u in sorted(units.items())},
         "unverified_units": [],
         "notes": old.get("notes", {}),
     }
-    for region, table in ec2.items():
-        index["ec2_regions"][region]["types"] = sum(len(p) for p in table["by_source"].values())
+    return write_snapshot(out, index, ec2)
+
+
+def write_snapshot(out: Path, index: dict[str, Any], ec2: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``index.json`` and one ``ec2/<region>.json`` per region (``{"by_source": ..., "unverified": [...]}``), into a
+    new folder first, then in place of ``out``: a failed build leaves the old snapshot intact. ``index`` gains the
+    count of each region's types and its sources."""
+    index["ec2_regions"] = {
+        region: {"types": sum(len(p) for p in t["by_source"].values()), "sources": sorted(t["by_source"])}
+        for region, t in sorted(ec2.items())
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="snapshot-", dir=out.parent))
     (staging / "ec2").mkdir()
     for region, table in ec2.items():
@@ -191,6 +200,12 @@ def _write(out: Path, sources: dict, ec2: dict, units: dict) -> dict[str, Any]:
         shutil.rmtree(out)
     staging.rename(out)
     return index
+
+
+def summary(index: dict[str, Any], out: Path) -> str:
+    types = sum(r["types"] for r in index["ec2_regions"].values())
+    units = sum(map(len, index["units"].values()))
+    return f"{len(index['ec2_regions'])} regions, {types} instance prices, {units} unit prices → {out}"
 
 
 _SIZED = (
@@ -215,9 +230,7 @@ def main() -> int:
     except BuildError as exc:
         print(f"build_snapshot: {exc}; nothing written", file=sys.stderr)
         return 1
-    types = sum(r["types"] for r in index["ec2_regions"].values())
-    print(f"{len(index['ec2_regions'])} regions, {types} instance prices, "
-          f"{sum(map(len, index['units'].values()))} unit prices → {args.out}")  # fmt: skip
+    print(summary(index, args.out))
     return 0
 
 

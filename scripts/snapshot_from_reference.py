@@ -26,6 +26,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from build_snapshot import summary, write_snapshot
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src/opentelemetry_instrumentation_cost/pricing/snapshot"
 SOURCES = {
@@ -159,17 +163,12 @@ def build(reference: Path, out: Path = OUT) -> dict[str, Any]:
     bedrock, dropped = bedrock_units(reference)
     for line in dropped:
         print(f"left out (the versions disagree): {line}", file=sys.stderr)
-    (out / "ec2").mkdir(parents=True, exist_ok=True)
-    for old in (out / "ec2").glob("*.json"):
-        old.unlink()
-    regions = {}
-    for region, by_source in sorted(tables.items()):
-        if not by_source:
-            continue
-        unverified = sorted(t for prices in by_source.values() for t in prices if _METAL.search(t))
-        body = {"region": region, "by_source": by_source, "unverified": unverified}
-        (out / "ec2" / f"{region}.json").write_text(json.dumps(body, separators=(",", ":"), sort_keys=True) + "\n")
-        regions[region] = {"types": sum(len(p) for p in by_source.values()), "sources": sorted(by_source)}
+    ec2 = {
+        region: {"by_source": by_source,
+                 "unverified": sorted(t for prices in by_source.values() for t in prices if _METAL.search(t))}
+        for region, by_source in sorted(tables.items())
+        if by_source
+    }  # fmt: skip
     units: dict[str, dict[str, list[Any]]] = defaultdict(dict)
     for key, usd in _SERVICE_UNITS.items():
         units["us-east-1"][key] = [usd, "aws-pages"]
@@ -180,25 +179,20 @@ def build(reference: Path, out: Path = OUT) -> dict[str, Any]:
         "published": date.today().isoformat(),
         "built_from": "scripts/snapshot_from_reference.py over shared/reference/prices",
         "sources": SOURCES,
-        "ec2_regions": regions,
         "fargate": {"us-east-1": {"source": "aws-pages", **_FARGATE}},
         "lambda": {"us-east-1": {"source": "aws-pages", **_LAMBDA}},
         "units": dict(sorted(units.items())),
         "unverified_units": _SERVICE_UNVERIFIED,
         "notes": _NOTES,
     }
-    (out / "index.json").write_text(json.dumps(index, separators=(",", ":"), sort_keys=True) + "\n")
-    return index
+    return write_snapshot(out, index, ec2)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared/reference/prices")
     args = parser.parse_args()
-    index = build(args.reference)
-    types = sum(r["types"] for r in index["ec2_regions"].values())
-    print(f"{len(index['ec2_regions'])} regions, {types} instance prices, {sum(map(len, index['units'].values()))} "
-          f"unit prices → {OUT}")  # fmt: skip
+    print(summary(build(args.reference), OUT))
     return 0
 
 
