@@ -76,12 +76,17 @@ SIZED_UNITS = {
 _PREFIX = re.compile(r"^(?:[A-Z]{2,4}\d?|[a-z]{2}(?:-gov)?-[a-z]+-\d)-")  # USE1-, EU-, APS2-; KMS: ca-central-1-
 
 
+def without_region(usage_type: str) -> str:
+    """``EUW1-BoxUsage:m5.large`` → ``BoxUsage:m5.large``; ``ca-central-1-KMS-Requests`` → ``KMS-Requests``."""
+    return _PREFIX.sub("", usage_type, count=1)
+
+
 def unit_of(service: str, usage_type: str) -> str | None:
     """The unit a product's usage type prices, or None."""
     table = USAGE_TYPES.get(service, {})
     if usage_type in table:
         return table[usage_type]
-    return table.get(_PREFIX.sub("", usage_type, count=1))
+    return table.get(without_region(usage_type))
 
 
 def unit_prices(service: str, region: str, items: list[Any]) -> dict[str, float]:

@@ -21,11 +21,10 @@ SOURCE = "snapshot"
 class Snapshot:
     """Lookups into the snapshot; a region, type or unit it lacks gives None, never another region's price."""
 
-    def __init__(self, index: dict[str, Any], ec2: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, index: dict[str, Any]) -> None:
         self.data = index
         self.published: str = str(index.get("published", "unknown"))
-        self._ec2: dict[str, dict[str, Any]] = dict(ec2 or {})  # region → its file, once read
-        self._read_ec2 = ec2 is None
+        self._ec2: dict[str, dict[str, Any]] = {}  # region → its file, once read
 
     @staticmethod
     @cache
@@ -42,7 +41,7 @@ class Snapshot:
         table = self._ec2.get(region)
         if table is None:
             table = {}
-            if self._read_ec2 and region in self.data.get("ec2_regions", {}):
+            if region in self.data.get("ec2_regions", {}):
                 table = json.loads(_files().joinpath("ec2", f"{region}.json").read_text())
             self._ec2[region] = table
         return table

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..pricing.services import SERVICE_CODES, unit_of
+from ..pricing.services import SERVICE_CODES, unit_of, without_region
 
 FIELDS = ("day", "service", "usage", "region", "category", "quantity", "list", "effective")
 
@@ -117,7 +117,6 @@ FOCUS_SERVICES = {
     "AWS Secrets Manager": "AWSSecretsManager", "AWS Step Functions": "AmazonStates", "Amazon Athena": "AmazonAthena",
 }  # fmt: skip
 _SERVICES = {code: name for name, code in SERVICE_CODES.items()} | {"AmazonEC2": "ec2"}
-_PREFIX = re.compile(r"^(?:[A-Z]{2,4}\d?|[a-z]{2}(?:-gov)?-[a-z]+-\d)-")
 _DESCRIPTIONS = (  # FOCUS exports without usage types: what the line's description says it charges
     (re.compile(r"Amazon SQS standard requests"), "sqs", "Requests"),
     (re.compile(r"Amazon SQS FIFO requests"), "sqs", "Requests-FIFO"),
@@ -145,7 +144,7 @@ def meter_unit(service: str | None, usage: str) -> tuple[str, str] | None:
     if service is None:
         return None
     if service == "ec2":
-        bare = _PREFIX.sub("", usage, count=1)
+        bare = without_region(usage)
         return ("ec2", bare) if bare.startswith(("BoxUsage:", "SpotUsage:")) else None
     unit = unit_of(service, usage)
     if unit is not None:
