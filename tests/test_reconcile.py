@@ -98,9 +98,10 @@ def _fill(monkeypatch: pytest.MonkeyPatch, moto: MotoLog, store: str) -> dict[st
     }
 
 
-def _lines(counts: dict[str, int]) -> list[dict[str, Any]]:
-    """The planted bill: today's usage in two hourly lines each (one with the region prefix, one without), list
-    prices, 20% off, 1% more DynamoDB writes; a NAT gateway nothing estimates; a credit and tax apart."""
+def _lines(counts: dict[str, int], hourly: bool = True) -> list[dict[str, Any]]:
+    """The planted bill: today's usage in two lines each (one with the region prefix, one without; hourly, or both
+    dated at the day's start as a daily export has them), list prices, 20% off, 1% more DynamoDB writes; a NAT
+    gateway nothing estimates; a credit and tax apart."""
     day = time.strftime("%Y-%m-%d", time.gmtime())
     out = []
     for service, count in counts.items():
@@ -108,7 +109,7 @@ def _lines(counts: dict[str, int]) -> list[dict[str, Any]]:
         for hour, prefix in ((0, "USE1-"), (1, "")):
             q = quantity / 2
             listed = q * PRICES[(service, "Requests" if service == "sqs" else USAGE_TYPES[service])]
-            out.append({"day": f"{day} {hour:02d}:00:00", "code": CODES[service], "kind": "Usage",
+            out.append({"day": f"{day} {hour if hourly else 0:02d}:00:00", "code": CODES[service], "kind": "Usage",
                         "usage": prefix + USAGE_TYPES[service], "quantity": q, "list": listed,
                         "effective": listed * DISCOUNT})  # fmt: skip
     out.append({"day": f"{day} 00:00:00", "code": "AmazonEC2", "usage": "USE1-NatGateway-Hours", "quantity": 24.0,
@@ -154,7 +155,7 @@ def test_reconcile_reports_what_was_planted(
     counts = _fill(monkeypatch, logged_moto, store)
     assert counts == {"dynamodb": 10, "s3": 6, "sqs": 5}
     bill = tmp_path / f"bill{suffix}"
-    _write(_lines(counts), layout, bill)
+    _write(_lines(counts, hourly=layout == "focus"), layout, bill)  # FOCUS hourly, the CURs daily
     done = _reconcile("--bill", str(bill), "--store", store, "--output", "json", "--reader", reader)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
