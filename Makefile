@@ -20,6 +20,8 @@ test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_redis.sh
 	bash scripts/ensure_pgbouncer.sh
+	bash scripts/ensure_prometheus.sh
+	bash scripts/ensure_chromium.sh
 	$(BIN)/ruff check src tests scripts bench examples
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q

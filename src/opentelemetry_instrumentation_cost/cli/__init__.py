@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--by", choices=("transaction", "service", "host"), default="transaction")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
     report.add_argument("--plot", metavar="FILE.png", help="also draw cost per transaction over time")
+    report.add_argument("--html", metavar="FILE.html", help="also write a self-contained page to share")
+    report.add_argument("--bill", help="with --html: a billing export to show the estimates against")
+    report.add_argument("--budgets", help="with --html: budgets to show (default: OTEL_PYTHON_COST_BUDGETS)")
 
     prices = sub.add_parser("prices", help="the prices in force, with their sources and dates")
     prices.add_argument("--region", help="whose prices (default: OTEL_PYTHON_COST_PRICING_REGION, else detected)")

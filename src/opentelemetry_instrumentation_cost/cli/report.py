@@ -110,6 +110,11 @@ def run_report(args: Any) -> int:
 
         plot(read_series(store, since), args.plot)  # per bucket and transaction, summed in the database
         print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.html:
+        from .share import write_html
+
+        write_html(store, shown, since, args)
+        print(f"page written to {args.html}", file=sys.stderr)
     return 0
 
 
