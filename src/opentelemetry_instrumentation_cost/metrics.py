@@ -20,6 +20,9 @@ TRANSACTION = "cost.transaction"
 COMPONENT = "cost.component"
 
 
+_USD_BUCKETS = [0.0, 1e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 1e-2, 0.1, 1.0]
+
+
 class CostMetrics:
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
         self._provider = meter_provider  # None: the global one, looked up at each flush (it may be set later)
@@ -34,7 +37,10 @@ class CostMetrics:
             description="The host's cost, attributed plus idle, taken once per host by whichever process flushes",
         )
         self.transaction = meter.create_histogram(
-            "cost.transaction.usd", unit="USD", description="Estimated cost of one transaction in this process"
+            "cost.transaction.usd",
+            unit="USD",
+            description="Estimated cost of one transaction in this process",
+            explicit_bucket_boundaries_advisory=_USD_BUCKETS,  # the SDK's default (0 to 10,000) suits milliseconds
         )
         self._attrs: dict[str, dict[str, str]] = {}  # one attributes dict per transaction (names are capped)
         self.dropped = meter.create_counter(
