@@ -71,7 +71,7 @@ def _check(
     # WSGI entry, about 0.8 ms before it starts the span; a quarter of its roots reach the ledger after another
     # process's event, and what roots that ended in between had too much is on their spans already
     # (attribution/late.py). Measured here: 9% to 21% at the 90th percentile, 35% to 55% at the 99th; the issue's
-    # goal is 2% at the 99th (README, Known limits).
+    # goal is 2% at the 99th (docs/limits.md).
     assert errors[len(errors) // 2] < 5e-3 and errors[int(len(errors) * 0.9)] < p90, errors[-10:]
     hosts = {(r[4], r[5]) for r in run.rows}
     assert len(hosts) == 1 and all(hosts.pop()), run.rows[:3]  # one host, named, with its boot
@@ -98,7 +98,7 @@ def test_http_workers_split_one_host(tmp_path: Path, server: str) -> None:
     assert load.errors == 0 and set(load.statuses) == {200}, load
     assert run.returncode == 0, run.stderr[-2000:]
     # Per worker: 0.3% to 0.8% in most runs; a worker stalled for a few hundred ms moves its and the others' sums
-    # by up to about 3% (README, Known limits). With gthread, threads also wait for the GIL between a root's
+    # by up to about 3% (docs/limits.md). With gthread, threads also wait for the GIL between a root's
     # start time and its open.
     threads = server == "gunicorn-gthread"
     _check(run, served=load.requests + 1, per_worker_rel=4e-2, p90=0.30 if threads else 0.20)  # +1: the probe
