@@ -27,6 +27,8 @@ BAD = {
     "OTEL_PYTHON_COST_FLUSH_INTERVAL": ("-1", "flush_interval_s", 10.0),
     "OTEL_PYTHON_COST_RETENTION_DAYS": ("ninety", "retention_days", 90),
     "OTEL_PYTHON_COST_ROLLUP_DAYS": ("two", "rollup_days", 2),
+    "OTEL_PYTHON_COST_CUSTOMER": ("end user id", "customer", None),
+    "OTEL_PYTHON_COST_MAX_CUSTOMERS": ("many", "max_customers", 1000),
     "OTEL_PYTHON_COST_BUFFER_MAX_BATCHES": ("1.5", "buffer_max_batches", 360),
     "OTEL_PYTHON_COST_BUDGET_ACTION": ("block", "budget_enforce", False),
     "OTEL_PYTHON_COST_UNSAMPLED_ROOTS": ("keep", "record_unsampled_roots", True),

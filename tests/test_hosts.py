@@ -331,7 +331,7 @@ def _migrated_keeps_its_rows(store: Any, now: int, query: Callable[[str], list[A
     lines, _ = summarize(store.rows(now - 60), "transaction")
     store.close()
     assert [(x.group, x.requests, round(x.total_usd, 9)) for x in lines] == [("GET /a", 5, 0.5)]
-    assert {r[0] for r in query("SELECT version FROM otel_cost_schema")} == {1, 4}
+    assert {r[0] for r in query("SELECT version FROM otel_cost_schema")} == {1, 5}
     assert sorted(tuple(r) for r in query("SELECT host, count FROM otel_cost_transactions")) == [("", 3), ("web-1", 2)]
 
 

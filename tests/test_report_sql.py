@@ -35,7 +35,7 @@ def _rows(now: int) -> list[tuple[Any, ...]]:
                     compute = rng.random() * 1e-4
                     service = 0.0 if name == "<idle>" else rng.random() * 1e-4
                     out.append((bucket, f"svc{s}", name, "m5.large", "us-east-1", count, compute + service, compute,
-                                service, rng.randint(0, 2), rng.random() * 1e-5, f"host{h}", "boot"))  # fmt: skip
+                                service, rng.randint(0, 2), rng.random() * 1e-5, f"host{h}", "boot", ""))  # fmt: skip
     return out
 
 
@@ -45,7 +45,7 @@ def _fill_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> str:
     url = f"sqlite:///{path}"
     SQLiteStore(path).grouped(0, "transaction")  # the schema, as the package creates it
     with sqlite3.connect(path) as conn:
-        conn.executemany(f"INSERT INTO otel_cost_transactions VALUES ({', '.join('?' * 13)})", rows)
+        conn.executemany(f"INSERT INTO otel_cost_transactions VALUES ({', '.join('?' * 14)})", rows)
     return url
 
 
@@ -55,7 +55,7 @@ def _fill_postgres(url: str, rows: list[tuple[Any, ...]]) -> str:
 
     PostgresStore(url).write(Batch({}))  # the schema and today's partitions, as the package creates them
     cols = ("bucket_start, service, transaction_name, instance_type, region, count, sum_usd, compute_usd, "
-            "service_usd, budget_exceeded, max_usd, host, boot")  # fmt: skip
+            "service_usd, budget_exceeded, max_usd, host, boot, customer")  # fmt: skip
     with psycopg.connect(url) as conn, conn.cursor().copy(f"COPY otel_cost_transactions ({cols}) FROM STDIN") as cp:
         for r in rows:
             cp.write_row((time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(r[0])), *r[1:]))

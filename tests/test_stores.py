@@ -113,7 +113,7 @@ def test_postgresql_table_is_partitioned_by_day_and_old_days_are_dropped(pg_url:
         ).fetchone() == (1,)
         parts = set(_partitions(conn))
         assert {partition_name(today + timedelta(days=n)) for n in range(3)} <= parts  # created ahead
-        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(4,)]
+        assert conn.execute("SELECT version FROM otel_cost_schema").fetchall() == [(5,)]
         # a partition left from 120 days ago, with its rows
         conn.execute(
             f"CREATE TABLE {partition_name(old_day)} PARTITION OF otel_cost_transactions FOR VALUES "
@@ -280,7 +280,7 @@ def test_queued_roots_are_folded_early_and_none_is_lost() -> None:
             agg.wake = lambda: woken.append(len(agg._ended))
     assert woken == [_WAKE_AT] and len(agg._ended) == _WAKE_AT + 7
     rows, values = agg.drain()
-    assert list(rows) == [(minute // 10**9, "shop", "GET /x", "m5.large", "us-east-1", "web-1", "b1")]
+    assert list(rows) == [(minute // 10**9, "shop", "GET /x", "m5.large", "us-east-1", "web-1", "b1", "")]
     row = next(iter(rows.values()))
     assert row.count == 2 * _WAKE_AT + 7 and len(values) == row.count
     assert row.sum_usd == pytest.approx(0.003 * row.count) and row.max_usd == pytest.approx(0.003)

@@ -50,6 +50,8 @@ class Settings(NamedTuple):
     ledger_dir: Path | None = None  # where the host's ledger file goes (None: /dev/shm/otel-cost-<uid>)
     dynamodb_consumed_capacity: bool = True
     max_transactions: int = 500
+    customer: str | None = None  # the span attribute or baggage entry naming the customer; None: no customer
+    max_customers: int = 1000
     trust_baggage: bool = True
     record_unsampled_roots: bool = True  # local roots the sampler drops are recorded (RECORD_ONLY), not exported
     threads: bool = True  # enable opentelemetry-instrumentation-threading when the app instruments by itself
@@ -84,6 +86,8 @@ class Settings(NamedTuple):
             ledger_dir=r.parse("OTEL_PYTHON_COST_LEDGER_DIR", None, _directory, "/dev/shm/otel-cost-<uid>"),
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),
+            customer=r.parse("OTEL_PYTHON_COST_CUSTOMER", None, _attribute_key, "no customer dimension"),
+            max_customers=r.parse("OTEL_PYTHON_COST_MAX_CUSTOMERS", 1000, _positive_int, "1000"),
             trust_baggage=r.flag("OTEL_PYTHON_COST_TRUST_BAGGAGE", True),
             record_unsampled_roots=r.parse("OTEL_PYTHON_COST_UNSAMPLED_ROOTS", True, _unsampled, "record"),
             threads=r.flag("OTEL_PYTHON_COST_THREADS", True),
@@ -174,6 +178,13 @@ def _positive_int(value: str) -> int:
     if n < 1:
         raise ValueError("expected a whole number, 1 or more")
     return n
+
+
+def _attribute_key(value: str) -> str:
+    """An attribute or baggage key such as ``enduser.id``: printable, no spaces, at most 128 characters."""
+    if len(value) > 128 or not re.fullmatch(r"[A-Za-z0-9_.\-/:]+", value):
+        raise ValueError("expected an attribute or baggage key, e.g. enduser.id")
+    return value
 
 
 def _unsampled(value: str) -> bool:

@@ -60,8 +60,11 @@ class CostInstrumentor(BaseInstrumentor):
         self._aws.install()
         if settings.threads:
             self._threads = threads.enable()
+        tracker = self.runtime.tracker
         self._propagator = TransactionPropagator(
-            propagate.get_global_textmap(), self.runtime.tracker.transaction_for_trace
+            propagate.get_global_textmap(),
+            tracker.transaction_for_trace,
+            tracker.customer_for_trace if tracker.customers is not None else None,
         )
         propagate.set_global_textmap(self._propagator)
         wrap_function_wrapper("opentelemetry.sdk.trace", "TracerProvider.shutdown", self._provider_shutdown)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 TRANSACTION = "cost.transaction"
 COMPONENT = "cost.component"
+CUSTOMER = "cost.customer"
 
 
 _USD_BUCKETS = [0.0, 1e-8, 1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 1e-2, 0.1, 1.0]
@@ -42,7 +43,7 @@ class CostMetrics:
             description="Estimated cost of one transaction in this process",
             explicit_bucket_boundaries_advisory=_USD_BUCKETS,  # the SDK's default (0 to 10,000) suits milliseconds
         )
-        self._attrs: dict[str, dict[str, str]] = {}  # one attributes dict per transaction (names are capped)
+        self._attrs: dict[tuple[str, str], dict[str, str]] = {}  # one per transaction and customer (both capped)
         self.dropped = meter.create_counter(
             "cost.store.dropped_batches", description="Aggregate batches dropped while the store was unreachable"
         )
@@ -72,21 +73,27 @@ class CostMetrics:
                 self._seen[tally] = tally.count
         if not self.wants_values():
             return
-        sums: dict[tuple[str, str], float] = {}
+        sums: dict[tuple[str, str, str], float] = {}
         attrs = self._attrs
         record = self.transaction.record
-        for transaction, total, compute, by_service in values:
+        for transaction, total, compute, by_service, customer in values:
             if compute is not None:
-                sums[transaction, "compute"] = sums.get((transaction, "compute"), 0.0) + compute
+                sums[transaction, "compute", customer] = sums.get((transaction, "compute", customer), 0.0) + compute
             for service, usd in (by_service or {}).items():
-                key = (transaction, f"aws.{service}")
+                key = (transaction, f"aws.{service}", customer)
                 sums[key] = sums.get(key, 0.0) + usd
-            a = attrs.get(transaction)
-            if a is None:
-                a = attrs[transaction] = {TRANSACTION: transaction}
+            a = attrs.get((transaction, customer))
+            if a is None:  # the customer, when one is configured: a bounded number of values (OTEL_PYTHON_COST_...)
+                a = attrs[transaction, customer] = {
+                    TRANSACTION: transaction,
+                    **({CUSTOMER: customer} if customer else {}),
+                }
             record(total, a)
-        for (transaction, component), usd in sums.items():
-            self.cost.add(usd, {TRANSACTION: transaction, COMPONENT: component})
+        for (transaction, component, customer), usd in sums.items():
+            labels = {TRANSACTION: transaction, COMPONENT: component}
+            if customer:
+                labels[CUSTOMER] = customer
+            self.cost.add(usd, labels)
         if idle > 0.0:
             self.idle.add(idle)
         if host > 0.0:

@@ -36,6 +36,7 @@ from .store.flush import Flusher
 from .store.model import Batch, StoreUnavailable
 from .store.open import open_store
 from .store.urls import redact
+from .transactions.customers import Customers
 from .transactions.names import UNTRACED, TransactionNames
 
 FINAL_FLUSH_S = 2.0  # the longest the app's thread waits for the store at exit or provider shutdown
@@ -53,6 +54,8 @@ class CostRuntime:
         self._ready_by = time.monotonic() + BUDGET_S
         self.names = TransactionNames(settings.max_transactions)
         self.tracker = RootTracker(self.ledger, self._ready, self._wait_left, self.names, settings.trust_baggage)
+        if settings.customer:
+            self.tracker.customers = Customers(settings.customer, settings.max_customers)
         self.cache = DiskCache(settings.resolved_cache_dir(), settings.cache_ttl_s)
         self.book = PriceBook(settings, self.cache)
         resources.configure(self.book.overrides.resources)

@@ -84,6 +84,7 @@ class Token:
         "budget_exceeded",
         "by_service",
         "compute",
+        "customer",
         "edge",
         "end_ns",
         "own_usd",
@@ -105,6 +106,7 @@ class Token:
         self.own_usd = 0.0  # the service charges that landed on the root span itself
         self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
         self.transaction: str | None = None  # from incoming baggage, or (edge) the root's name once first asked
+        self.customer = ""  # from incoming baggage or the root's attribute, when OTEL_PYTHON_COST_CUSTOMER is set
         self.edge = self.budget_exceeded = self.rate_exceeded = self.partial = False
         self.span_ref: Any = None  # a weak reference to the span (see ``attribution.roots.SpanRef``)
         self.compute: float | None = None  # set as it ends, with end_ns

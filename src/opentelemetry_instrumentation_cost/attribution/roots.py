@@ -65,6 +65,7 @@ class RootTracker:
         self.guard: Any = None  # budgets.guard.BudgetGuard when budgets are configured
         self._static: dict[str, types.AttributeValue] = {sc.COST_PRICING_SOURCE: sc.SOURCE_UNKNOWN}
         self.unended: deque[SpanRef] = deque()  # roots whose span was collected without end(), to close
+        self.customers: Any = None  # ``transactions.customers.Customers`` when OTEL_PYTHON_COST_CUSTOMER is set
 
     def set_static(self, attrs: Mapping[str, types.AttributeValue]) -> None:
         """Attributes every local root gets (host, source, currency); swapped whole, so readers need no lock."""
@@ -89,6 +90,8 @@ class RootTracker:
                 incoming = transaction_from(parent_context)
                 if incoming is not None:
                     token.transaction = self.names.admit(incoming)
+                if self.customers is not None:
+                    token.customer = self.customers.incoming(parent_context)
             if self._ledger.open(span._start_time or time_ns(), token) is token:
                 span.end = end = RootEnd()
                 end.span = span
@@ -117,6 +120,14 @@ class RootTracker:
     def transaction_for_trace(self, trace_id: int) -> str | None:
         token = self.roots.get(trace_id)
         return None if token is None else self.transaction_of(token)
+
+    def customer_for_trace(self, trace_id: int) -> str:
+        """The customer of the trace's local root in flight: the app's attribute once set, else its caller's."""
+        token = self.roots.get(trace_id)
+        if token is None or self.customers is None:
+            return ""
+        span = token.live_span()
+        return token.customer if span is None else self.customers.of_span(span, token.customer)
 
     def close_unended(self) -> None:
         """Close the shares of roots whose span was collected without ``end()`` and report them as ``<unended>``
@@ -213,6 +224,8 @@ def _end_root(end: RootEnd, end_time: int | None = None) -> None:
         del span.end  # a second end() goes to the SDK, which warns as usual
         compute = tracker._ledger.close(token, end_time)
         name = tracker.names.admit(span._name) if token.edge or token.transaction is None else token.transaction
+        if tracker.customers is not None:
+            token.customer = tracker.customers.of_span(span, token.customer)
         if tracker.guard is not None:
             tracker.guard.check_end(token, name, (compute or 0.0) + token.services_usd)
         if compute is not None and not token.partial and not token.own_usd:

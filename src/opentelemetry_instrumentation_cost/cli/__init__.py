@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="cost per transaction, service or host, from the store")
     report.add_argument("--store", help="store URL (default: OTEL_PYTHON_COST_STORE_URL, else the SQLite default)")
     report.add_argument("--since", default="1h", help="window, e.g. 30m, 1h, 7d (default 1h)")
-    report.add_argument("--by", choices=("transaction", "service", "host"), default="transaction")
+    report.add_argument("--by", choices=("transaction", "service", "host", "customer"), default="transaction")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
     report.add_argument("--plot", metavar="FILE.png", help="also draw cost per transaction over time")
     report.add_argument("--html", metavar="FILE.html", help="also write a self-contained page to share")

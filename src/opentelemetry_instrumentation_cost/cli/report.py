@@ -60,7 +60,8 @@ def summarize(rows: list[tuple], by: str) -> tuple[list[Line], float]:
         line.budget_violations += r[_I["budget_exceeded"]]
     for group, line in lines.items():
         roots = list(per_service[group].values()) or [0]
-        line.requests = max(roots) if by == "transaction" and group not in _EACH_ITS_OWN else sum(roots)
+        at_edge = by in ("transaction", "customer") and group not in _EACH_ITS_OWN  # a request crosses services
+        line.requests = max(roots) if at_edge else sum(roots)
         line.mean_usd = line.total_usd / line.requests if line.requests else 0.0
     return sorted(lines.values(), key=lambda line: line.total_usd + line.idle_usd, reverse=True), idle
 
@@ -70,6 +71,8 @@ def _group(r: tuple, by: str) -> str:
         return str(r[_I["transaction_name"]])
     if by == "service":
         return str(r[_I["service"]])
+    if by == "customer":
+        return str(r[_I["customer"]] or "(no customer)")
     host = r[_I["host"]] or "(host not stored)"  # rows written before schema version 2
     return f"{host} {r[_I['instance_type']]} {r[_I['region']]}"
 

@@ -22,9 +22,9 @@ _VALUES_MAX = 100_000  # per flush interval, for the per-transaction histogram; 
 _WAKE_AT = 2_000  # about 0.4 MB of queued tuples
 _FOLD_AT = 50_000
 
-Value = tuple[str, float, "float | None", "dict[str, float] | None"]
-# end time (ns), service.name, transaction, compute USD, service USD, USD by AWS service, over budget
-Ended = tuple[int, str, str, "float | None", float, "dict[str, float] | None", bool]
+Value = tuple[str, float, "float | None", "dict[str, float] | None", str]
+# end time (ns), service.name, transaction, compute USD, service USD, USD by AWS service, over budget, customer
+Ended = tuple[int, str, str, "float | None", float, "dict[str, float] | None", bool, str]
 
 
 class Aggregator:
@@ -53,6 +53,7 @@ class Aggregator:
                 token.services_usd,
                 token.by_service,
                 token.budget_exceeded,
+                token.customer,
             )
         )
         queued = len(ended)
@@ -61,7 +62,7 @@ class Aggregator:
 
     def record_charge(self, service: str, transaction: str, aws_service: str, usd: float) -> None:
         """One AWS charge that no local root carries, counted as a request of ``transaction``."""
-        self._ended.append((time_ns(), service, transaction, None, usd, {aws_service: usd}, False))
+        self._ended.append((time_ns(), service, transaction, None, usd, {aws_service: usd}, False, ""))
         queued = len(self._ended)
         if queued % _WAKE_AT == 0:
             self._crowded(queued)
@@ -88,9 +89,9 @@ class Aggregator:
         keep = self.wants_values()
         host = self.host
         for _ in range(len(ended)):
-            end_ns, service, name, compute, services, by_service, exceeded = ended.popleft()  # atomic vs append
+            end_ns, service, name, compute, services, by_service, exceeded, customer = ended.popleft()  # atomic
             total = (compute or 0.0) + services
-            key = (bucket(end_ns), service, name, *host)
+            key = (bucket(end_ns), service, name, *host, customer)
             row = rows.get(key)
             if row is None:
                 row = rows[key] = Row()
@@ -103,7 +104,7 @@ class Aggregator:
             if exceeded:
                 row.budget_exceeded += 1
             if keep:
-                values.append((name, total, compute, by_service))
+                values.append((name, total, compute, by_service, customer))
 
     def add(self, key: Key, row: Row) -> None:
         """Add a row made elsewhere (idle time)."""

@@ -156,7 +156,7 @@ class Flusher:
         try:
             now = time_ns()
             for orphan in self.ledger.reap(now):
-                key = (bucket(now), orphan.service or self._service_name(), UNENDED, *self.aggregator.host)
+                key = (bucket(now), orphan.service or self._service_name(), UNENDED, *self.aggregator.host, "")
                 merge_row(self._orphans, key, Row(orphan.roots, orphan.compute_usd, orphan.compute_usd))
                 warn_once(
                     "reaped",
@@ -178,7 +178,7 @@ class Flusher:
         if roots:
             self.ledger.flushed(sum(r.count for r in roots), sum(r.compute_usd for r in roots))
         if idle > 0.0:
-            merge_row(rows, (bucket(now), self._service_name(), IDLE, *self.aggregator.host), Row(0, idle, idle))
+            merge_row(rows, (bucket(now), self._service_name(), IDLE, *self.aggregator.host, ""), Row(0, idle, idle))
         orphans, self._orphans = self._orphans, {}
         for key, row in orphans.items():
             merge_row(rows, key, row)

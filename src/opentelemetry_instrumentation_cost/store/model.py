@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-# (bucket start in epoch seconds, service.name, transaction, instance type, region, host, boot): the host is its
-# instance id (or task ARN) where known, else the hostname; the boot id tells one boot of it from the next
-Key = tuple[int, str, str, str, str, str, str]
+# (bucket start in epoch seconds, service.name, transaction, instance type, region, host, boot, customer): the host
+# is its instance id (or task ARN) where known, else the hostname; the boot id tells one boot of it from the next;
+# the customer is "" unless OTEL_PYTHON_COST_CUSTOMER names where it comes from
+Key = tuple[int, str, str, str, str, str, str, str]
 
 
 def bucket(ns: int) -> int:

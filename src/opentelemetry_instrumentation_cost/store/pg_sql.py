@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .schema import (
+    ADDED,
     BATCHES,
     BATCHES_INDEX,
     COLUMNS,
@@ -29,7 +30,7 @@ DDL = (
         instance_type text NOT NULL, region text NOT NULL, count bigint NOT NULL,
         sum_usd double precision NOT NULL, compute_usd double precision NOT NULL,
         service_usd double precision NOT NULL, budget_exceeded bigint NOT NULL, max_usd double precision NOT NULL,
-        host text NOT NULL DEFAULT '', boot text NOT NULL DEFAULT '',
+        host text NOT NULL DEFAULT '', boot text NOT NULL DEFAULT '', customer text NOT NULL DEFAULT '',
         PRIMARY KEY ({", ".join(KEY)})) PARTITION BY RANGE (bucket_start)""",
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
     BATCHES_INDEX,
@@ -44,7 +45,8 @@ ROLLUP_LOCK_KEY = 0x0C058  # advisory lock id of a roll-up: one process at a tim
 HOUR = "date_trunc('hour', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"  # whatever the session's TimeZone
 FULL_RETRIES = 4  # connection attempts again when the server has no free connection slot (about 0.4 s in all)
 _TYPES = {"bucket_start": "float8", "count": "int8", "budget_exceeded": "int8"}
-_TEXT = ("service", "transaction_name", "instance_type", "region", "host", "boot", "aws_service", "unit", "account")
+_TEXT = ("service", "transaction_name", "instance_type", "region", "host", "boot", "customer", "aws_service", "unit",
+         "account")  # fmt: skip
 
 
 def write_statement() -> str:
@@ -114,19 +116,21 @@ def roll_up(conn: Any, day: date) -> None:
         conn.execute(f"INSERT INTO {ROLLUPS} (day) VALUES (%s)", (day,))
 
 
-def migrate_v1(conn: Any) -> None:
-    """A version 1 table gains the host columns in place (existing rows: an empty host) and a primary key that
+def migrate(conn: Any) -> None:
+    """An older table gains the key columns it lacks in place (existing rows: empty values) and a primary key that
     holds them; PostgreSQL carries both to every partition. Under the caller's advisory lock."""
-    has = conn.execute(
-        "SELECT count(*) FILTER (WHERE column_name = 'host'), count(*) FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = %s",
-        (TABLE,),
-    ).fetchone()
-    if has[1] == 0 or has[0] == 1:
+    have = {
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s",
+            (TABLE,),
+        )
+    }
+    missing = [c for c in ADDED if c not in have]
+    if not have or not missing:
         return
-    conn.execute(
-        f"ALTER TABLE {TABLE} ADD COLUMN host text NOT NULL DEFAULT '', ADD COLUMN boot text NOT NULL DEFAULT ''"
-    )
+    conn.execute(f"ALTER TABLE {TABLE} " + ", ".join(f"ADD COLUMN {c} text NOT NULL DEFAULT ''" for c in missing))
     (pkey,) = conn.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'", (TABLE,)
     ).fetchone()

@@ -25,7 +25,7 @@ from .pg_sql import (
     FULL_RETRIES,
     LOCK_KEY,
     WRITE,
-    migrate_v1,
+    migrate,
     partition_days,
     partition_name,
     roll_up,
@@ -123,7 +123,7 @@ class PostgresStore:
             self._look(conn)  # again: what the process before this one in the lock's queue made
             missing = wanted - self._partitions
             if not self._migrated:
-                migrate_v1(conn)
+                migrate(conn)
                 for ddl in DDL:
                     conn.execute(ddl)
                 conn.execute(f"INSERT INTO {VERSIONS} (version) VALUES (%s) ON CONFLICT DO NOTHING", (SCHEMA_VERSION,))

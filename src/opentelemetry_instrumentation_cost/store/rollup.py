@@ -13,6 +13,7 @@ import time
 from .model import Key, Row, merge_row
 
 DAY_S = 86400
+KEY_LENGTH = 8  # ``model.Key``
 HOUR_S = 3600
 
 
@@ -22,15 +23,18 @@ def first_minute_day(rollup_days: int, now: float | None = None) -> int:
 
 
 def hourly_where_due(rows: dict[Key, Row], rollup_days: int) -> dict[Key, Row]:
-    """``rows`` with those of rolled-up days moved to their hour (new rows: a batch is never changed, it may be
-    retried)."""
+    """``rows`` as they are stored: those of rolled-up days moved to their hour, and every key with its customer
+    (``""`` where a key made before customers has none), rows of one stored key merged (new rows: a batch is
+    never changed, it may be retried)."""
     cutoff = first_minute_day(rollup_days) * DAY_S
-    if all(key[0] >= cutoff for key in rows):
+    if all(key[0] >= cutoff and len(key) == KEY_LENGTH for key in rows):
         return rows
     out: dict[Key, Row] = {}
     for key, row in rows.items():
         if key[0] < cutoff:
             key = (key[0] // HOUR_S * HOUR_S, *key[1:])
+        if len(key) < KEY_LENGTH:
+            key = (*key, "")  # type: ignore[assignment]
         copy = Row(row.count, row.sum_usd, row.compute_usd, row.service_usd, row.max_usd, row.budget_exceeded)
         merge_row(out, key, copy)
     return out

@@ -5,11 +5,13 @@ from __future__ import annotations
 TABLE = "otel_cost_transactions"
 BATCHES = "otel_cost_batches"
 VERSIONS = "otel_cost_schema"
-SCHEMA_VERSION = 4  # 2: rows know their host; 3: roll-ups; 4: usage by unit. Older stores are migrated in place
-KEY = ("bucket_start", "service", "transaction_name", "instance_type", "region", "host", "boot")
+SCHEMA_VERSION = 5  # 2: rows know their host; 3: roll-ups; 4: usage by unit; 5: the customer. Older stores are
+# migrated in place: the key columns they lack are added, empty for the rows they hold (``ADDED``)
+KEY = ("bucket_start", "service", "transaction_name", "instance_type", "region", "host", "boot", "customer")
 SUMS = ("count", "sum_usd", "compute_usd", "service_usd", "budget_exceeded")
-HOST = ("host", "boot")  # last, so that the columns of version 1 keep their places
-COLUMNS = (*KEY[:5], *SUMS, "max_usd", *HOST)
+HOST = ("host", "boot")
+ADDED = (*HOST, "customer")  # key columns later versions added, last, so that the older columns keep their places
+COLUMNS = (*KEY[:5], *SUMS, "max_usd", *ADDED)
 
 
 def on_conflict(greatest: str) -> str:
@@ -26,15 +28,16 @@ def upsert(placeholder: str, bucket_expr: str, greatest: str) -> str:
 
 
 def row_values(key: tuple, row: object) -> tuple:
-    """A row's values in ``COLUMNS`` order."""
-    return (*key[:5], *(getattr(row, c) for c in SUMS), row.max_usd, *key[5:])  # type: ignore[attr-defined]
+    """A row's values in ``COLUMNS`` order (a key without a customer: none, ``""``)."""
+    sums = (getattr(row, c) for c in SUMS)
+    return (*key[:5], *sums, row.max_usd, *key[5:7], key[7] if len(key) > 7 else "")  # type: ignore[attr-defined]
 
 
 BATCH_ID_KEEP_S = 2 * 86400  # a batch id stops a retried batch from being added twice; retries come from the
 # process's buffer (an hour of batches by default): ids older than two days guard nothing, and are pruned
 BATCHES_INDEX = f"CREATE INDEX IF NOT EXISTS {BATCHES}_applied_at ON {BATCHES} (applied_at)"  # prune by range
 _INTEGER_SUMS = ("count", "budget_exceeded")
-GROUPINGS = ("transaction", "service", "host")
+GROUPINGS = ("transaction", "service", "host", "customer")
 
 
 def grouped_query(by: str, since: str, first: str, idle: str) -> str:
@@ -48,6 +51,7 @@ def grouped_query(by: str, since: str, first: str, idle: str) -> str:
         "transaction": {"transaction_name": "transaction_name"},
         "service": {"transaction_name": flagged},
         "host": {"transaction_name": flagged, "instance_type": "instance_type", "region": "region", "host": "host"},
+        "customer": {"transaction_name": flagged, "customer": "customer"},
     }[by]
     select = []
     for column in COLUMNS:

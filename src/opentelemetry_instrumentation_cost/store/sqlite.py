@@ -21,11 +21,11 @@ from ..transactions.names import IDLE
 from .model import Batch, StoreUnavailable
 from .rollup import DAY_S, first_minute_day, hourly_where_due
 from .schema import (
+    ADDED,
     BATCH_ID_KEEP_S,
     BATCHES,
     BATCHES_INDEX,
     COLUMNS,
-    HOST,
     KEY,
     ROLLUPS,
     SCHEMA_VERSION,
@@ -50,6 +50,7 @@ _DDL = (
         instance_type TEXT NOT NULL, region TEXT NOT NULL, count INTEGER NOT NULL, sum_usd REAL NOT NULL,
         compute_usd REAL NOT NULL, service_usd REAL NOT NULL, budget_exceeded INTEGER NOT NULL,
         max_usd REAL NOT NULL, host TEXT NOT NULL DEFAULT '', boot TEXT NOT NULL DEFAULT '',
+        customer TEXT NOT NULL DEFAULT '',
         PRIMARY KEY ({", ".join(KEY)}))""",
     f"CREATE TABLE IF NOT EXISTS {BATCHES} (batch_id TEXT PRIMARY KEY, applied_at REAL NOT NULL)",
     BATCHES_INDEX,
@@ -93,7 +94,7 @@ class SQLiteStore:
             if not self._schema_ready:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("BEGIN IMMEDIATE")
-                _migrate_v1(conn)
+                _migrate(conn)
                 for ddl in _DDL:
                     conn.execute(ddl)
                 conn.execute(f"INSERT OR IGNORE INTO {VERSIONS} VALUES (?, ?)", (SCHEMA_VERSION, time.time()))
@@ -181,14 +182,15 @@ def _roll_up(conn: sqlite3.Connection, day: int) -> None:
     conn.execute(f"INSERT OR IGNORE INTO {ROLLUPS} VALUES (?, ?)", (day, time.time()))
 
 
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """A version 1 table (no host columns) is rebuilt in place, its rows kept with an empty host: SQLite cannot
-    change a primary key, so the rows move to a new table (in the caller's transaction)."""
+def _migrate(conn: sqlite3.Connection) -> None:
+    """An older table (without the key columns later versions added) is rebuilt in place, its rows kept with
+    those columns empty: SQLite cannot change a primary key, so the rows move to a new table (in the caller's
+    transaction)."""
     columns = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-    if not columns or HOST[0] in columns:
+    if not columns or all(c in columns for c in ADDED):
         return
-    old = [c for c in COLUMNS if c not in HOST]
-    conn.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_v1")
+    old = [c for c in COLUMNS if c in columns]
+    conn.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_old")
     conn.execute(_DDL[0])
-    conn.execute(f"INSERT INTO {TABLE} ({', '.join(old)}) SELECT {', '.join(old)} FROM {TABLE}_v1")
-    conn.execute(f"DROP TABLE {TABLE}_v1")
+    conn.execute(f"INSERT INTO {TABLE} ({', '.join(old)}) SELECT {', '.join(old)} FROM {TABLE}_old")
+    conn.execute(f"DROP TABLE {TABLE}_old")

@@ -26,11 +26,19 @@ from opentelemetry.propagators.textmap import (
 from .._log import warn_once
 from .names import BAGGAGE_KEY
 
+CUSTOMER_KEY = "cost.customer"  # ``transactions/customers.py``
+
 
 class TransactionPropagator(TextMapPropagator):
-    def __init__(self, wrapped: TextMapPropagator, transaction_of: Callable[[int], str | None]) -> None:
+    def __init__(
+        self,
+        wrapped: TextMapPropagator,
+        transaction_of: Callable[[int], str | None],
+        customer_of: Callable[[int], str] | None = None,
+    ) -> None:
         self.wrapped = wrapped
         self._transaction_of = transaction_of  # trace id → the in-flight local root's transaction name
+        self._customer_of = customer_of  # trace id → its customer (``transactions/customers.py``), when configured
         self.extract = wrapped.extract  # type: ignore[method-assign]  # every incoming request: no extra frame
 
     def inject(
@@ -43,6 +51,10 @@ class TransactionPropagator(TextMapPropagator):
             ours = ctx
             if name is not None and baggage.get_baggage(BAGGAGE_KEY, ctx) != name:
                 ours = baggage.set_baggage(BAGGAGE_KEY, name, ctx)
+            if self._customer_of is not None and span_ctx.is_valid:
+                customer = self._customer_of(span_ctx.trace_id)
+                if customer and baggage.get_baggage(CUSTOMER_KEY, ours) != customer:
+                    ours = baggage.set_baggage(CUSTOMER_KEY, customer, ours)
             if ours is not ctx and _message_attributes(carrier):
                 self.wrapped.inject(carrier, ctx, setter)  # the app's attributes and trace context come first
                 attributes: dict[str, Any] = carrier  # type: ignore[assignment]
@@ -86,7 +98,12 @@ def _message_attributes(carrier: Any) -> bool:
 
 
 def transaction_from(parent_context: Any) -> str | None:
-    """The incoming transaction name, if the parent context carries one in its baggage.
+    """The incoming transaction name, if the parent context carries one in its baggage."""
+    return baggage_entry(parent_context, BAGGAGE_KEY)
+
+
+def baggage_entry(parent_context: Any, key: str) -> str | None:
+    """A baggage entry of the parent context, if any.
 
     Runs for every incoming request: the baggage is read from the context (a dict) by its key, one lookup where
     ``baggage.get_baggage`` is three calls (``tests/test_sdk_compat.py`` checks they agree).
@@ -96,5 +113,5 @@ def transaction_from(parent_context: Any) -> str | None:
     entries = parent_context.get(_BAGGAGE_CONTEXT_KEY)
     if not entries:
         return None
-    value = entries.get(BAGGAGE_KEY)
+    value = entries.get(key)
     return value if isinstance(value, str) and value else None
