@@ -1,7 +1,9 @@
 """``OTEL_PYTHON_COST_BUDGETS``: inline ``POST /checkout=0.002;GET /items=0.0005`` or a JSON/TOML file path.
 
 File form: ``{"POST /checkout": {"per_request": 0.002, "per_hour": 5.0}, "*": {"per_request": 0.01}}`` (``*`` is the
-default for every other transaction). A malformed entry is reported once, with its position, and skipped.
+default for every other transaction). The same form names customers for ``otel-cost budgets check --by customer``
+(``{"acme": {"per_day": 40}}``; ``per_day`` is checked there, over its window). A malformed entry is reported once,
+with its position, and skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ _VAR = "OTEL_PYTHON_COST_BUDGETS"
 class Budget:
     per_request: float | None = None
     per_hour: float | None = None
+    per_day: float | None = None  # checked by ``otel-cost budgets check`` over its window (not while requests run)
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,18 @@ def _from_file(path: Path) -> Budgets:
         if not isinstance(spec, dict):
             logger.warning("%s: entry %d (%r) is not a table; skipped", _VAR, position, name)
             continue
-        per_request, per_hour = _usd(spec.get("per_request")), _usd(spec.get("per_hour"))
-        unknown = set(spec) - {"per_request", "per_hour"}
+        amounts = {k: _usd(spec.get(k)) for k in ("per_request", "per_hour", "per_day")}
+        unknown = set(spec) - set(amounts)
         if (
             unknown
-            or (per_request is None and per_hour is None)
-            or any(
-                spec.get(k) is not None and v is None for k, v in (("per_request", per_request), ("per_hour", per_hour))
-            )
+            or all(v is None for v in amounts.values())
+            or any(spec.get(k) is not None and v is None for k, v in amounts.items())
         ):
-            logger.warning("%s: entry %d (%r) needs per_request and/or per_hour in USD; skipped", _VAR, position, name)
+            logger.warning(
+                "%s: entry %d (%r) needs per_request, per_hour and/or per_day in USD; skipped", _VAR, position, name
+            )
             continue
-        budgets[str(name)] = Budget(per_request, per_hour)
+        budgets[str(name)] = Budget(amounts["per_request"], amounts["per_hour"], amounts["per_day"])
     return Budgets(budgets)
 
 

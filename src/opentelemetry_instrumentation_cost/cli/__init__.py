@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--store", help="store URL (default: OTEL_PYTHON_COST_STORE_URL, else the SQLite default)")
     check.add_argument("--window", default="1h", help="window, e.g. 1h (default)")
     check.add_argument("--budgets", help="budgets, as OTEL_PYTHON_COST_BUDGETS (default: that variable)")
+    check.add_argument("--by", choices=("transaction", "customer"), default="transaction", help="whose budgets")
 
     rec = sub.add_parser("reconcile", help="the stored estimates against a billing export (FOCUS, CUR 2.0, CUR)")
     rec.add_argument(
