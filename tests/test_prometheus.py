@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -64,7 +65,12 @@ def _prometheus(tmp_path: Path, target: str) -> tuple[subprocess.Popen[bytes], s
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/-/ready", proc)
     deadline = time.monotonic() + 30  # its discovery hands targets to the scrapers after about 5 s
-    while not _query(base, "up == 1") and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:
+            if _query(base, "up == 1"):
+                break
+        except urllib.error.URLError:  # the API can answer 503 for a moment after /-/ready
+            pass
         time.sleep(0.25)
     return proc, base
 

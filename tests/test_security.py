@@ -93,5 +93,5 @@ def test_names_that_look_like_sql_are_stored_as_written(tmp_path: Path, pg_url: 
     rows = store.rows(minute)
     store.close()
     assert [tuple(r) for r in rows] == [
-        (minute, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75, "web-1", "b1")
+        (minute, *HOSTILE, "m5.large", "us-east-1", 3, 1.5, 1.0, 0.5, 1, 0.75, "web-1", "b1", "")
     ]
