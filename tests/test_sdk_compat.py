@@ -193,3 +193,18 @@ def test_parent_based_consults_its_delegates_by_these_attributes() -> None:
         assert sampler.should_sample(parent, 1, "root").decision is Decision.RECORD_ONLY
     local = set_span_in_context(NonRecordingSpan(SpanContext(1, 2, is_remote=False)))
     assert sampler.should_sample(local, 1, "child").decision is Decision.DROP  # local parents: not asked
+
+
+def test_one_attribute_read_from_an_open_or_ended_span() -> None:
+    """``attribute_of`` reads ``_attributes`` (the customer, ``transactions/customers.py``): the SDK's public
+    ``attributes`` agrees, before and after the end."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from opentelemetry_instrumentation_cost._sdk_compat import attribute_of
+
+    span = TracerProvider().get_tracer("t").start_span("root")
+    span.set_attribute("tenant.id", "acme")
+    assert attribute_of(span, "tenant.id") == span.attributes["tenant.id"] == "acme"
+    assert attribute_of(span, "absent") is None
+    span.end()
+    assert attribute_of(span, "tenant.id") == "acme"

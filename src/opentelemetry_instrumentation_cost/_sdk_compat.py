@@ -85,6 +85,13 @@ def write_attribute(span: Any, key: str, value: types.AttributeValue) -> None:
 _EMPTY: Mapping[str, types.AttributeValue] = {}
 
 
+def attribute_of(span: Any, key: str) -> Any:
+    """One attribute of a span, open or ended, read from its ``_attributes`` (``span.attributes`` copies them all
+    into a new mapping while the span is open); None when absent."""
+    attributes = getattr(span, "_attributes", None)
+    return attributes.get(key) if attributes is not None else None
+
+
 def context_getter() -> Callable[[], Any]:
     """``opentelemetry.context.get_current`` without its two Python frames: the ``ContextVar``'s own ``get`` when the
     runtime context is the default contextvars one (any other, set through ``OTEL_PYTHON_CONTEXT``, keeps the API)."""

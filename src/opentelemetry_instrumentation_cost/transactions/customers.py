@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._sdk_compat import attribute_of
 from .names import TransactionNames
 from .propagator import CUSTOMER_KEY as BAGGAGE_KEY
 from .propagator import baggage_entry
@@ -25,8 +26,7 @@ class Customers:
 
     def of_span(self, span: Any, known: str) -> str:
         """While the root is open or as it ends: the app's attribute, once it has set it, else what was known."""
-        attributes = getattr(span, "_attributes", None)
-        raw = attributes.get(self.key) if attributes is not None else None
+        raw = attribute_of(span, self.key)
         if raw is None or isinstance(raw, (bool, tuple, list)):
             return known
         return self.names.admit(str(raw))
