@@ -20,23 +20,16 @@ TOP = 10
 
 
 def compare(bill: dict[Group, Sums], estimates: list[Estimate], tolerance: float) -> dict[str, Any]:
-    bill_days = {g[0] for g in bill}
-    est_days = {e[0] for e in estimates}
-    days = sorted(bill_days & est_days)
-    apart: dict[str, float] = defaultdict(float)
+    common = {g[0] for g in bill} & {e[0] for e in estimates}
+    days = sorted(common)
+    window = {group: sums for group, sums in bill.items() if group[0] in common}
+    in_window = totals(window)
     billed: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # qty, list, eff
     unexplained: dict[tuple[str, str, str], float] = defaultdict(float)
     list_by_service: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    usage_effective = usage_list = 0.0
-    for (day, service, usage, region, kind), (quantity, list_cost, effective, _, charged) in bill.items():
-        if day not in days:
+    for (day, service, usage, region, kind), (quantity, list_cost, effective, *_) in window.items():
+        if category(kind) != "usage":
             continue
-        what = category(kind)
-        if what != "usage":
-            apart[what] += charged  # what the invoice shows: credits and tax are billed amounts
-            continue
-        usage_effective += effective
-        usage_list += list_cost
         ours = service_of(service)
         mapped = meter_unit(ours, usage)
         if ours is not None:
@@ -52,7 +45,7 @@ def compare(bill: dict[Group, Sums], estimates: list[Estimate], tolerance: float
         acc[2] += effective
     estimated: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for day, service, region, unit, quantity, usd, _ in estimates:
-        if day in days:
+        if day in common:
             acc = estimated[(day, service, region, unit)]
             acc[0] += quantity
             acc[1] += usd
@@ -64,9 +57,9 @@ def compare(bill: dict[Group, Sums], estimates: list[Estimate], tolerance: float
     return {
         "bill_totals": totals(bill),
         "days": days,
-        "coverage": explained / usage_effective if usage_effective else None,
-        "usage_effective_usd": usage_effective,
-        "usage_list_usd": usage_list,
+        "coverage": explained / in_window["usage_effective_usd"] if in_window["usage_effective_usd"] else None,
+        "usage_effective_usd": in_window["usage_effective_usd"],
+        "usage_list_usd": in_window["usage_list_usd"],
         "explained_effective_usd": explained,
         "units": units,
         "realised_rate": {s: (e / lc if lc else None) for s, (lc, e) in sorted(list_by_service.items())},
@@ -79,7 +72,7 @@ def compare(bill: dict[Group, Sums], estimates: list[Estimate], tolerance: float
             for (d, s, r, u), (q, usd) in sorted(estimated.items())
             if (d, s, r, u) not in billed
         ],
-        "apart": dict(sorted(apart.items())),
+        "apart": dict(sorted(in_window["apart"].items())),
         "within_tolerance": all(u["within_tolerance"] for u in units),
         "tolerance": tolerance,
     }
@@ -111,7 +104,8 @@ def _by_unit(billed: dict, estimated: dict, matched: set, tolerance: float) -> l
 
 
 def totals(bill: dict[Group, Sums]) -> dict[str, Any]:
-    """The whole bill's AWS lines: usage at list and effective cost, and what is kept apart, by kind."""
+    """Bill lines' usage at list and effective cost, and what is kept apart by kind, at its billed amount (what
+    the invoice shows: credits and tax are billed amounts)."""
     out: dict[str, Any] = {"usage_list_usd": 0.0, "usage_effective_usd": 0.0, "usage_lines": 0, "apart": {}}
     for (_, _, _, _, kind), (_, list_cost, effective, lines, charged) in bill.items():
         what = category(kind)
