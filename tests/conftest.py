@@ -117,3 +117,20 @@ def pgbouncer_url(pg_url: str) -> Iterator[str]:
 
     with pgbouncer(pg_url) as url:
         yield url
+
+
+@pytest.fixture(scope="module", params=["c", "python"])
+def both_ledger_paths(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's tests once with the ledger's C hot path (``_cells.c``) and once without it (every event on the
+    Python path), as a process with ``OTEL_PYTHON_COST_NATIVE=false`` or without the built extension runs it."""
+    from opentelemetry_instrumentation_cost.attribution import region
+
+    built = region._cells
+    if request.param == "c":
+        assert built is not None, "the C hot path was not built (setup.py, a compiler and Python.h are needed)"
+    else:
+        region._cells = None
+    try:
+        yield request.param
+    finally:
+        region._cells = built

@@ -14,6 +14,8 @@ from werkzeug.serving import make_server
 
 from tests.inprocess import instrumented, memory_provider, offline_settings
 
+pytestmark = pytest.mark.usefixtures("both_ledger_paths")  # the C hot path and the Python path alike
+
 PRICE = 0.096
 SHARE = 0.5
 CLIENTS = 8

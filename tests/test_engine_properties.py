@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from opentelemetry_instrumentation_cost.attribution.ledger import NS_PER_HOUR, ComputeLedger, Token
 
+pytestmark = pytest.mark.usefixtures("both_ledger_paths")  # the C hot path and the Python path alike
+
 # a schedule: for each step, which worker acts, and how far the clock moves (possibly not at all)
 steps = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10_000)), min_size=1, max_size=300)
 

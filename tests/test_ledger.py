@@ -10,6 +10,8 @@ import pytest
 
 from opentelemetry_instrumentation_cost.attribution.ledger import NS_PER_HOUR, ComputeLedger, Token
 
+pytestmark = pytest.mark.usefixtures("both_ledger_paths")  # the C hot path and the Python path alike
+
 S = 1_000_000_000  # one second in ns
 RATE = 3.6  # USD per hour = 0.001 USD per second
 

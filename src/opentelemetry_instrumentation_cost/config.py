@@ -47,6 +47,7 @@ class Settings(NamedTuple):
     cache_ttl_s: float = 86400.0
     host_share: float | None = None
     host_wide: bool = True  # one ledger for every instrumented process of the host; False: each process alone
+    native: bool = True  # the ledger's hot path in C (``attribution/_cells.c``) where it was built; False: Python
     ledger_dir: Path | None = None  # where the host's ledger file goes (None: /dev/shm/otel-cost-<uid>)
     dynamodb_consumed_capacity: bool = True
     max_transactions: int = 500
@@ -83,6 +84,7 @@ class Settings(NamedTuple):
             cache_ttl_s=r.parse("OTEL_PYTHON_COST_CACHE_TTL", 86400.0, _non_negative, "86400"),
             host_share=r.parse("OTEL_PYTHON_COST_HOST_SHARE", None, _share, "the cgroup CPU quota, else 1"),
             host_wide=r.flag("OTEL_PYTHON_COST_HOST_WIDE", True),
+            native=r.flag("OTEL_PYTHON_COST_NATIVE", True),
             ledger_dir=r.parse("OTEL_PYTHON_COST_LEDGER_DIR", None, _directory, "/dev/shm/otel-cost-<uid>"),
             dynamodb_consumed_capacity=r.flag("OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY", True),
             max_transactions=r.parse("OTEL_PYTHON_COST_MAX_TRANSACTIONS", 500, _positive_int, "500"),

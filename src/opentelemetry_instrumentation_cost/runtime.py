@@ -247,10 +247,10 @@ def _ledger(settings: Settings, now: int) -> ComputeLedger:
     started = process_started_ns(now)
     if settings.host_wide:
         try:
-            return ComputeLedger(now, open_region(settings.ledger_dir), _service_name(), started)
+            return ComputeLedger(now, open_region(settings.ledger_dir), _service_name(), started, settings.native)
         except Exception as exc:  # no /dev/shm (AWS Lambda), no semaphores, a full disk: never hurt the app
             warn_once("host-join", "cost: cannot join the host's ledger (%s); this process splits the host alone", exc)
-    return ComputeLedger(now, PrivateRegion(), _service_name(), started)
+    return ComputeLedger(now, PrivateRegion(), _service_name(), started, settings.native)
 
 
 def _service_name() -> str:

@@ -23,10 +23,17 @@ from typing import Any, NamedTuple
 
 from .region import H_LAST, H_RATE, H_RING_POS, RING, RING_BASE
 
-# A checkpoint is one cell: ((the event's time - the session's start) << N_BITS) | the roots in flight after it
-# (more than N_MASK kept as N_MASK). The ledger writes it on its hot path; ``window`` reads it.
+# A checkpoint is one cell: ((the event's time - the session's start) mod 2**51 ns << N_BITS) | the roots in flight
+# after it (more than N_MASK kept as N_MASK). The ledger writes it on its hot path (``_cells.c`` too); ``window``
+# reads it, taking the time back from the integral's clock: the ring spans far less than 2**51 ns (26 days), a host
+# session may last longer.
 N_BITS = 12
 N_MASK = (1 << N_BITS) - 1
+T_MASK = (1 << (63 - N_BITS)) - 1
+
+
+def checkpoint(since_start_ns: int, roots: int) -> int:
+    return ((since_start_ns & T_MASK) << N_BITS) | (roots if roots < N_MASK else N_MASK)
 
 
 class Window(NamedTuple):
@@ -45,15 +52,17 @@ def window(q: Any, f: Any, t: int, t0: int) -> Window:
     rate = f[H_RATE]
     pos = q[H_RING_POS]
     points = []  # (time, roots in flight after), newest first, back to the first at or before t
+    clock = q[H_LAST]
+    since = clock - t0
     for back in range(1, min(pos, RING) + 1):
         cell = q[RING_BASE + (pos - back) % RING]
-        start = (cell >> N_BITS) + t0
+        start = clock - ((since - (cell >> N_BITS)) & T_MASK)
         points.append((start, cell & N_MASK))
         if start <= t:
             break
     idle = overpaid = member = alone = fair = 0.0
     opened = False
-    end = q[H_LAST]
+    end = clock
     for i, (start, n) in enumerate(points):
         if end > start:
             length = end - max(start, t)

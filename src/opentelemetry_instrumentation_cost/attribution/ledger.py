@@ -7,14 +7,16 @@ Each event is O(1) under one lock, and by construction sum(attributed) + idle + 
 whatever the interleaving and however many processes take part.
 
 The integrals live in a ``Region`` (``region.py``): shared by the host's processes, or private to this one (the
-per-process ledger is the same code over a one-slot region of its own).
+per-process ledger is the same code over a one-slot region of its own). A root's open and close, in order and
+priced (nearly every one), run as one C call each (``_cells.c``); the rest, and every event where the C path was not
+built or is turned off (``OTEL_PYTHON_COST_NATIVE=false``), run here under the region's lock.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .late import N_BITS, N_MASK, window
+from .late import checkpoint, window
 from .region import (
     H_ACC,
     H_ATTRIBUTED,
@@ -38,6 +40,7 @@ from .region import (
     H_UNPRICED,
     RING,
     RING_BASE,
+    S_ATTRIBUTED,
     S_K,
     S_ROOTS,
     S_SUM_ACC,
@@ -137,10 +140,16 @@ class ComputeLedger:
     """
 
     def __init__(
-        self, now_ns: int, region: Region | None = None, name: str = "", started_ns: int | None = None
+        self,
+        now_ns: int,
+        region: Region | None = None,
+        name: str = "",
+        started_ns: int | None = None,
+        native: bool = True,
     ) -> None:
         self.region = region if region is not None else PrivateRegion()
         self.region.join(now_ns, name, started_ns)
+        self._native = native
         self._bind()
         self._by_trace: dict[int, Token] = {}
         self.roots = self._by_trace  # read-only view for the hot path: trace id → innermost local root in flight
@@ -150,8 +159,11 @@ class ComputeLedger:
         self._q, self._f, self._slot = region.q, region.f, region.slot
         self._t0 = region.q[H_CREATED]  # the session's start: ring checkpoints count from it
         self._opened = False
-        self._attributed = 0.0  # this process's closed roots (the dead's shares: the header's H_ATTRIBUTED)
         self._acquire, self._release = region.acquire, region.release
+        cells = region.cells if self._native else None
+        self.native = cells is not None
+        self._c_open = cells.open if cells is not None else _python_path  # None: the Python path's turn
+        self._c_close = cells.close if cells is not None else _python_path
         self._lock = _RegionLock(region)
 
     @property
@@ -209,16 +221,23 @@ class ComputeLedger:
 
     def open(self, now_ns: int, token: Token) -> Token:
         """Open a local root (``token``, made outside the lock) at ``now_ns``. A root already open under the
-        same span id (one span reported twice) is returned instead, unchanged.
+        same span id (one span reported twice, on its own thread) is returned instead, unchanged."""
+        by_trace = self._by_trace
+        prev = by_trace.get(token.trace_id)
+        if prev is not None and prev.span_id == token.span_id:
+            return prev
+        if self._c_open(now_ns, token, token.trace_id, by_trace) is None:
+            self._open_locked(now_ns, token)
+        return token
 
-        The integral's advance is written out here and in ``close`` rather than called: each cell of the region is
-        a memoryview item, about twice an attribute's cost, so this path reads each cell once."""
+    def _open_locked(self, now_ns: int, token: Token) -> None:
+        """``open`` in Python, under the region's lock: every case (late, unpriced), and every event without the
+        C path. The integral's advance is written out here and in ``_close_locked`` rather than called: each cell
+        of the region is a memoryview item, about twice an attribute's cost, so this path reads each cell once."""
         self._acquire()  # bound once: ``with`` costs two more method lookups per root
         try:
             by_trace = self._by_trace
             prev = by_trace.get(token.trace_id)
-            if prev is not None and prev.span_id == token.span_id:
-                return prev
             q, f, s = self._q, self._f, self._slot
             last, n, acc = q[H_LAST], q[H_N], f[H_ACC]
             if now_ns > last:
@@ -243,14 +262,13 @@ class ComputeLedger:
             token.acc = acc
             f[s + S_SUM_ACC] += acc
             token.unpriced = f[H_UNPRICED]
-            pos = q[H_RING_POS]  # a checkpoint (``late.N_BITS``)
-            q[RING_BASE + pos % RING] = ((last - self._t0) << N_BITS) | (n + 1 if n < N_MASK else N_MASK)
+            pos = q[H_RING_POS]  # a checkpoint (``late.py``)
+            q[RING_BASE + pos % RING] = checkpoint(last - self._t0, n + 1)
             q[H_RING_POS] = pos + 1
             token.prev = prev
             by_trace[token.trace_id] = token
         finally:
             self._release()
-        return token
 
     def _opened_first(self, slot: int) -> None:
         """This process's first root: the host has had a root (the first price no longer covers its past), and this
@@ -319,6 +337,17 @@ class ComputeLedger:
     def close(self, token: Token, now_ns: int) -> float | None:
         """Close a local root: its fair share in USD, ``None`` if no price was known; ``token.partial`` is set when
         no price was known for part of its life."""
+        cost = self._c_close(now_ns, token, token.trace_id, self._by_trace)
+        if cost is None:
+            cost = self._close_locked(token, now_ns)
+        elif self._f[H_UNPRICED] > token.unpriced:  # the C path ran: priced, so this no longer moves
+            token.partial = True
+        if token.partial:
+            return cost if cost > 0.0 else None
+        return cost
+
+    def _close_locked(self, token: Token, now_ns: int) -> float:
+        """``close`` in Python, under the region's lock (see ``_open_locked``)."""
         self._acquire()
         try:
             q, f, s = self._q, self._f, self._slot
@@ -350,12 +379,13 @@ class ComputeLedger:
             if late:
                 cost -= self._overstay(now_ns, n, cost)
             pos = q[H_RING_POS]
-            q[RING_BASE + pos % RING] = ((last - self._t0) << N_BITS) | (n if n < N_MASK else N_MASK)
+            q[RING_BASE + pos % RING] = checkpoint(last - self._t0, n)
             q[H_RING_POS] = pos + 1
-            self._attributed += cost
+            f[s + S_ATTRIBUTED] += cost
             f[s + S_UNFLUSHED] += cost
             q[s + S_UNFLUSHED_N] += 1
-            unpriced = f[H_UNPRICED] - token.unpriced
+            if f[H_UNPRICED] > token.unpriced:
+                token.partial = True
             by_trace = self._by_trace
             innermost = by_trace.get(token.trace_id)
             if innermost is token:
@@ -367,9 +397,6 @@ class ComputeLedger:
                 _unlink(innermost, token)
         finally:
             self._release()
-        if unpriced > 0.0:
-            token.partial = True
-            return cost if cost > 0.0 else None
         return cost
 
     def flushed(self, roots: int, compute_usd: float) -> None:
@@ -423,7 +450,7 @@ class ComputeLedger:
             self._advance(now_ns)
             q, f = self._q, self._f
             host = f[H_HOST] + f[H_RATE] * (q[H_BUSY_NS] + q[H_IDLE_NS])
-            return Totals(host, self._attributed + f[H_ATTRIBUTED], f[H_IDLE], q[H_N])
+            return Totals(host, f[self._slot + S_ATTRIBUTED] + f[H_ATTRIBUTED], f[H_IDLE], q[H_N])
 
     def reset_after_fork(self, now_ns: int, name: str = "") -> None:
         """A forked child starts with no roots in flight: over a private region, totals of its own; over the
@@ -431,6 +458,11 @@ class ComputeLedger:
         self.region.after_fork(now_ns, name)
         self._bind()
         self._by_trace.clear()  # the same dict: ``roots`` stays valid
+
+
+def _python_path(*_: object) -> None:
+    """Where the C path was not built or is turned off: every event takes the Python path."""
+    return None
 
 
 class _RegionLock:

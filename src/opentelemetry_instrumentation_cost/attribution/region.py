@@ -27,8 +27,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+try:  # the C hot path (``_cells.c``); without it (no compiler at install, another Python) the ledger runs in Python
+    from . import _cells
+except ImportError:  # pragma: no cover - the same code paths run with OTEL_PYTHON_COST_NATIVE=false
+    _cells = None  # type: ignore[assignment]
+
 MAGIC = 0x0C05_7A77_1ED6_E701
-LAYOUT = 3  # 2: the ring of checkpoints (``late.py``); 3: a ring of 1,024
+LAYOUT = 4  # 2: the ring of checkpoints (``late.py``); 3: a ring of 1,024; 4: S_ATTRIBUTED, checkpoint times mod 2**51
 CELL = 8
 RING = 1024  # checkpoints kept for late events: one cell each, ((time - session start) << 12) | roots in flight
 RING_BASE = 32  # first cell of the ring
@@ -46,7 +51,7 @@ H_RATE, H_ACC, H_UNPRICED, H_HOST, H_IDLE, H_ATTRIBUTED, H_IDLE_TAKEN, H_HOST_TA
 H_PRICE, H_SHARE, H_SHARE_SOURCE, H_SLOTS_USED, H_RING_POS, H_IDLE_NS, H_HOLDER = range(17, 24)
 _PRICE_CELLS = (H_PRICED, H_BILLS_IDLE, H_RATE, H_PRICE, H_SHARE, H_SHARE_SOURCE)  # copied as raw 8-byte cells
 # slot cells, from the slot's first cell
-S_PID, S_START, S_K, S_SUM_ACC, S_UNFLUSHED, S_UNFLUSHED_N, S_ROOTS = range(7)
+S_PID, S_START, S_K, S_SUM_ACC, S_UNFLUSHED, S_UNFLUSHED_N, S_ROOTS, S_ATTRIBUTED = range(8)
 S_NAME = 8  # NAME_BYTES of UTF-8: the process's service.name
 
 
@@ -60,6 +65,11 @@ class Region:
     lock: threading.Lock
     acquire: Callable[[], Any]
     release: Callable[[], Any]
+    cells: Any = None  # ``_cells.Cells`` over this region and slot (the C hot path), None where it is not built
+
+    def _bind_cells(self, buffer: Any, sem_handle: int) -> None:
+        """The C hot path over ``buffer`` for this process's slot (again after a fork: the slot and pid change)."""
+        self.cells = None if _cells is None else _cells.Cells(buffer, self.slot, os.getpid(), sem_handle)
 
     def join(self, now_ns: int, name: str, started_ns: int | None = None) -> None:
         """Take a slot; a new session (no other process alive) starts at ``started_ns`` (default ``now_ns``)."""
@@ -114,14 +124,27 @@ class PrivateRegion(Region):
         self._new_lock()
 
     def _new_lock(self) -> None:
+        """The thread lock; its holder is marked in the header, where the C path (which needs no lock: it runs whole
+        under the GIL) looks before it touches a cell."""
         lock = threading.Lock()
+        take, give, q = lock.acquire, lock.release, self.q
+
+        def acquire() -> None:
+            take()
+            q[H_HOLDER] = 1
+
+        def release() -> None:
+            q[H_HOLDER] = 0
+            give()
+
         self.lock = lock
-        self.acquire, self.release = lock.acquire, lock.release
+        self.acquire, self.release = acquire, release
 
     def join(self, now_ns: int, name: str, started_ns: int | None = None) -> None:
         self._fresh_header(now_ns if started_ns is None else started_ns)
         self.q[H_SLOTS_USED] = 1
         self._write_slot(self.slot, now_ns, name)
+        self._bind_cells(self._buf, 0)
 
     def after_fork(self, now_ns: int, name: str) -> None:
         """Totals of its own from now, at its parent's price."""
@@ -221,6 +244,7 @@ class SharedRegion(Region):
             self._write_slot(free, now_ns, name)
         finally:
             self.release()
+        self._bind_cells(self._map, self._sem.handle)
 
     def _lock_slot(self, cell: int) -> bool:
         try:

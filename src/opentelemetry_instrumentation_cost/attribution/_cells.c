@@ -1,0 +1,273 @@
+/* The ledger's hot path in C: a local root's open and close as one call each.
+
+   Why C: in pure Python each of the two events reads and writes about 25 cells of the region through memoryviews
+   (about 15,000 instructions each), and the critical section can lose the GIL half-way, so that the process's other
+   threads queue on the host's semaphore behind a thread that is not running. Here the whole event runs in one call
+   that holds the GIL: it takes the host's semaphore without waiting (sem_trywait), or gives up at once, and the
+   caller then takes the Python path (region.py, ledger.py), which waits. So the C path never blocks, never runs
+   Python code while holding the semaphore, and is only the in-order, priced case; every other case (a late event,
+   no price yet) stays in Python, where it is written once.
+
+   The layout is region.py's (LAYOUT); ``CELLS`` exports the indices this file uses, compared by tests/test_cells.py.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LAYOUT 4
+enum { H_CREATED = 2, H_LAST = 3, H_N = 4, H_PRICED = 5, H_BILLS_IDLE = 6, H_OPENED = 7, H_BUSY_NS = 8,
+       H_RATE = 9, H_ACC = 10, H_UNPRICED = 11, H_IDLE = 13, H_RING_POS = 21, H_IDLE_NS = 22, H_HOLDER = 23 };
+enum { S_K = 2, S_SUM_ACC = 3, S_UNFLUSHED = 4, S_UNFLUSHED_N = 5, S_ROOTS = 6, S_ATTRIBUTED = 7 };
+#define RING 1024
+#define RING_BASE 32
+#define HEADER_CELLS (RING_BASE + RING)
+#define SLOT_CELLS 16
+#define N_BITS 12
+#define N_MASK ((1 << N_BITS) - 1)
+#define T_MASK ((((int64_t)1) << (63 - N_BITS)) - 1)
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;
+    char *base;
+    Py_ssize_t cells;
+    sem_t *sem; /* the host's semaphore; NULL for a process's own region (the GIL is its lock) */
+    int64_t pid;
+    Py_ssize_t slot;
+} Cells;
+
+static PyObject *str_acc, *str_prev, *str_unpriced;
+
+/* Cells are read and written through memcpy: one region is both int64 and float64 (no aliasing assumptions). */
+static inline int64_t qi(Cells *s, Py_ssize_t i) { int64_t v; memcpy(&v, s->base + i * 8, 8); return v; }
+static inline double fd(Cells *s, Py_ssize_t i) { double v; memcpy(&v, s->base + i * 8, 8); return v; }
+static inline void set_q(Cells *s, Py_ssize_t i, int64_t v) { memcpy(s->base + i * 8, &v, 8); }
+static inline void set_f(Cells *s, Py_ssize_t i, double v) { memcpy(s->base + i * 8, &v, 8); }
+
+/* Take the region without waiting: 0 when another holds it (this process's Python path included). */
+static inline int take(Cells *s) {
+    if (s->sem != NULL) {
+        if (sem_trywait(s->sem) != 0) return 0;
+    } else if (qi(s, H_HOLDER) != 0) {
+        return 0;
+    }
+    set_q(s, H_HOLDER, s->pid);
+    return 1;
+}
+
+static inline void give(Cells *s) {
+    set_q(s, H_HOLDER, 0);
+    if (s->sem != NULL) sem_post(s->sem);
+}
+
+/* Move the integrals to ``now`` (> H_LAST, priced): returns the new acc. */
+static inline double advance(Cells *s, int64_t now, int64_t last, int64_t n, double acc) {
+    int64_t dt = now - last;
+    if (n) {
+        acc += fd(s, H_RATE) * (double)dt / (double)n;
+        set_f(s, H_ACC, acc);
+        set_q(s, H_BUSY_NS, qi(s, H_BUSY_NS) + dt);
+    } else if (qi(s, H_BILLS_IDLE)) {
+        set_f(s, H_IDLE, fd(s, H_IDLE) + fd(s, H_RATE) * (double)dt);
+        set_q(s, H_IDLE_NS, qi(s, H_IDLE_NS) + dt);
+    }
+    set_q(s, H_LAST, now);
+    return acc;
+}
+
+/* A checkpoint for late events (late.py): the time since the session began, modulo 2**51 ns, and the roots after. */
+static inline void checkpoint(Cells *s, int64_t last, int64_t n) {
+    int64_t pos = qi(s, H_RING_POS);
+    int64_t t = (last - qi(s, H_CREATED)) & T_MASK;
+    set_q(s, RING_BASE + pos % RING, (t << N_BITS) | (n < N_MASK ? n : N_MASK));
+    set_q(s, H_RING_POS, pos + 1);
+}
+
+static int check_args(Py_ssize_t nargs, PyObject *const *args, int64_t *now) {
+    if (nargs != 4 || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "expected (now_ns, token, trace_id, by_trace: dict)");
+        return -1;
+    }
+    *now = PyLong_AsLongLong(args[0]);
+    return (*now == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* open(now_ns, token, trace_id, by_trace) -> token, or None when the Python path must do it. */
+static PyObject *cells_open(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
+    int64_t now;
+    if (check_args(nargs, args, &now) < 0) return NULL;
+    PyObject *token = args[1], *tid = args[2], *by_trace = args[3];
+    if (!take(s)) Py_RETURN_NONE;
+    int64_t last = qi(s, H_LAST), n = qi(s, H_N);
+    if (!qi(s, H_PRICED) || now < last) {
+        give(s);
+        Py_RETURN_NONE;
+    }
+    double acc = fd(s, H_ACC);
+    if (now > last) {
+        acc = advance(s, now, last, n, acc);
+        last = now;
+    }
+    set_q(s, H_N, n + 1);
+    set_q(s, H_OPENED, 1);
+    set_q(s, s->slot + S_ROOTS, 1);
+    set_q(s, s->slot + S_K, qi(s, s->slot + S_K) + 1);
+    set_f(s, s->slot + S_SUM_ACC, fd(s, s->slot + S_SUM_ACC) + acc);
+    checkpoint(s, last, n + 1);
+    double unpriced = fd(s, H_UNPRICED);
+    give(s);
+    /* Still holding the GIL: no thread of this process sees the token before it is whole. */
+    PyObject *acc_o = PyFloat_FromDouble(acc), *unpriced_o = PyFloat_FromDouble(unpriced);
+    PyObject *prev = PyDict_GetItemWithError(by_trace, tid); /* borrowed */
+    int failed = acc_o == NULL || unpriced_o == NULL || (prev == NULL && PyErr_Occurred())
+        || PyObject_SetAttr(token, str_acc, acc_o) < 0 || PyObject_SetAttr(token, str_unpriced, unpriced_o) < 0
+        || PyObject_SetAttr(token, str_prev, prev != NULL ? prev : Py_None) < 0
+        || PyDict_SetItem(by_trace, tid, token) < 0;
+    Py_XDECREF(acc_o);
+    Py_XDECREF(unpriced_o);
+    if (failed) return NULL;
+    Py_INCREF(token);
+    return token;
+}
+
+/* Take ``token`` out of its trace's chain of local roots in flight (innermost first, linked by ``prev``). */
+static int unlink_token(PyObject *token, PyObject *tid, PyObject *by_trace) {
+    PyObject *node = PyDict_GetItemWithError(by_trace, tid); /* borrowed */
+    if (node == NULL) return PyErr_Occurred() ? -1 : 0;
+    PyObject *prev = PyObject_GetAttr(token, str_prev);
+    if (prev == NULL) return -1;
+    int rc = 0;
+    if (node == token) {
+        rc = prev == Py_None ? PyDict_DelItem(by_trace, tid) : PyDict_SetItem(by_trace, tid, prev);
+    } else { /* an inner root of its trace is still open: a few links at most */
+        Py_INCREF(node);
+        for (;;) {
+            PyObject *next = PyObject_GetAttr(node, str_prev);
+            if (next == NULL) { rc = -1; break; }
+            if (next == Py_None) { Py_DECREF(next); break; }
+            if (next == token) {
+                Py_DECREF(next);
+                rc = PyObject_SetAttr(node, str_prev, prev);
+                break;
+            }
+            Py_DECREF(node);
+            node = next;
+        }
+        Py_DECREF(node);
+    }
+    Py_DECREF(prev);
+    return rc;
+}
+
+/* close(now_ns, token, trace_id, by_trace) -> the root's compute share (float), or None for the Python path. */
+static PyObject *cells_close(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
+    int64_t now;
+    if (check_args(nargs, args, &now) < 0) return NULL;
+    PyObject *token = args[1], *tid = args[2], *by_trace = args[3];
+    PyObject *opened_o = PyObject_GetAttr(token, str_acc);
+    if (opened_o == NULL) return NULL;
+    double opened = PyFloat_AsDouble(opened_o);
+    Py_DECREF(opened_o);
+    if (opened == -1.0 && PyErr_Occurred()) return NULL;
+    if (!take(s)) Py_RETURN_NONE;
+    int64_t last = qi(s, H_LAST), n = qi(s, H_N);
+    if (!qi(s, H_PRICED) || now < last) {
+        give(s);
+        Py_RETURN_NONE;
+    }
+    double acc = fd(s, H_ACC);
+    if (now > last) {
+        acc = advance(s, now, last, n, acc);
+        last = now;
+    }
+    if (n > 0) set_q(s, H_N, --n);
+    int64_t k = qi(s, s->slot + S_K);
+    if (k > 0) set_q(s, s->slot + S_K, k - 1);
+    set_f(s, s->slot + S_SUM_ACC, fd(s, s->slot + S_SUM_ACC) - opened);
+    double cost = acc - opened;
+    checkpoint(s, last, n);
+    set_f(s, s->slot + S_ATTRIBUTED, fd(s, s->slot + S_ATTRIBUTED) + cost);
+    set_f(s, s->slot + S_UNFLUSHED, fd(s, s->slot + S_UNFLUSHED) + cost);
+    set_q(s, s->slot + S_UNFLUSHED_N, qi(s, s->slot + S_UNFLUSHED_N) + 1);
+    give(s);
+    PyObject *cost_o = PyFloat_FromDouble(cost);
+    if (cost_o == NULL || unlink_token(token, tid, by_trace) < 0) {
+        Py_XDECREF(cost_o);
+        return NULL;
+    }
+    return cost_o;
+}
+
+static PyMethodDef cells_methods[] = {
+    {"open", (PyCFunction)(void (*)(void))cells_open, METH_FASTCALL, "Open a local root (in order, priced) or None."},
+    {"close", (PyCFunction)(void (*)(void))cells_close, METH_FASTCALL, "Close a local root: its share, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Cells(buffer, slot, pid, sem_handle): sem_handle is a multiprocessing SemLock's ``handle`` (0: none). */
+static int cells_init(Cells *s, PyObject *args, PyObject *kwds) {
+    PyObject *buffer;
+    Py_ssize_t slot;
+    long long pid;
+    unsigned long long sem;
+    if (!PyArg_ParseTuple(args, "OnLK", &buffer, &slot, &pid, &sem)) return -1;
+    if (s->base != NULL) { PyErr_SetString(PyExc_TypeError, "Cells is bound once"); return -1; }
+    if (PyObject_GetBuffer(buffer, &s->view, PyBUF_WRITABLE) < 0) return -1;
+    s->base = s->view.buf;
+    s->cells = s->view.len / 8;
+    if (slot < HEADER_CELLS || slot + SLOT_CELLS > s->cells) {
+        PyErr_SetString(PyExc_ValueError, "slot outside the region");
+        return -1;
+    }
+    s->slot = slot;
+    s->pid = pid;
+    s->sem = (sem_t *)(uintptr_t)sem;
+    return 0;
+}
+
+static void cells_dealloc(Cells *s) {
+    if (s->base != NULL) PyBuffer_Release(&s->view);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyTypeObject CellsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "opentelemetry_instrumentation_cost.attribution._cells.Cells",
+    .tp_basicsize = sizeof(Cells),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A region's cells, for the ledger's hot path.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)cells_init,
+    .tp_dealloc = (destructor)cells_dealloc,
+    .tp_methods = cells_methods,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cells", "The ledger's hot path (see _cells.c).", -1};
+
+PyMODINIT_FUNC PyInit__cells(void) {
+    str_acc = PyUnicode_InternFromString("acc");
+    str_prev = PyUnicode_InternFromString("prev");
+    str_unpriced = PyUnicode_InternFromString("unpriced");
+    if (str_acc == NULL || str_prev == NULL || str_unpriced == NULL || PyType_Ready(&CellsType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    PyObject *cells = Py_BuildValue(
+        "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}",
+        "LAYOUT", LAYOUT, "H_CREATED", H_CREATED, "H_LAST", H_LAST, "H_N", H_N, "H_PRICED", H_PRICED,
+        "H_BILLS_IDLE", H_BILLS_IDLE, "H_OPENED", H_OPENED, "H_BUSY_NS", H_BUSY_NS, "H_RATE", H_RATE, "H_ACC", H_ACC,
+        "H_UNPRICED", H_UNPRICED, "H_IDLE", H_IDLE, "H_RING_POS", H_RING_POS, "H_IDLE_NS", H_IDLE_NS,
+        "H_HOLDER", H_HOLDER, "S_K", S_K, "S_SUM_ACC", S_SUM_ACC, "S_UNFLUSHED", S_UNFLUSHED,
+        "S_UNFLUSHED_N", S_UNFLUSHED_N, "S_ROOTS", S_ROOTS, "S_ATTRIBUTED", S_ATTRIBUTED, "RING", RING,
+        "RING_BASE", RING_BASE, "SLOT_CELLS", SLOT_CELLS, "N_BITS", N_BITS, "HEADER_CELLS", HEADER_CELLS);
+    Py_INCREF(&CellsType);
+    if (cells == NULL || PyModule_AddObject(m, "CELLS", cells) < 0
+        || PyModule_AddObject(m, "Cells", (PyObject *)&CellsType) < 0) {
+        Py_XDECREF(cells);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
