@@ -83,3 +83,19 @@ def test_a_host_session_longer_than_the_checkpoints_clock_keeps_late_events_exac
     month = late_open(0, 30 * DAY)
     fresh = late_open(30 * DAY - 1 * S, 30 * DAY)
     assert month == pytest.approx(fresh) and month[1] == pytest.approx(0.0015)
+
+
+def test_the_c_token_is_the_python_token() -> None:
+    """``_cells.Token`` (made per root) has ``ledger.Token``'s slots, defaults and unset attributes."""
+    from opentelemetry_instrumentation_cost.attribution.ledger import Token as PyToken
+    from opentelemetry_instrumentation_cost.attribution.roots import NativeRootToken, RootToken
+
+    assert region._cells is not None
+    c, py = NativeRootToken(3, 4), RootToken(3, 4)
+    names = set(PyToken.__slots__) | {"tracker"}
+    assert {n for n in dir(c) if not n.startswith("_")} - {"live_span"} == names
+    for name in sorted(names):
+        assert hasattr(c, name) == hasattr(py, name), name
+        if hasattr(py, name):
+            assert getattr(c, name) == getattr(py, name) and type(getattr(c, name)) is type(getattr(py, name)), name
+    assert c.live_span() is None

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import (
     SynchronousMultiSpanProcessor,
     TracerProvider,
 )
-from opentelemetry.trace import set_span_in_context
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from opentelemetry_instrumentation_cost._sdk_compat import write_attributes
 from opentelemetry_instrumentation_cost.attribution import processor
@@ -44,6 +44,7 @@ def test_span_context_is_a_tuple_read_by_index() -> None:
     assert (ctx[0], ctx[1], ctx[2]) == (ctx.trace_id, ctx.span_id, ctx.is_remote)
     assert (parent[0], parent[1], parent[2]) == (root.context.trace_id, root.context.span_id, False)
     assert root._parent is None and root._start_time == root.start_time
+    assert root._kind is root.kind is SpanKind.INTERNAL and root._name == root.name and root._resource is root.resource
     assert child._attributes.maxlen == 128 and type(child._attributes._dict) is dict
 
 

@@ -149,5 +149,5 @@ def test_a_name_past_the_cap_is_answered_from_memory() -> None:
         OTHER,
         "GET /a",
     ]
-    assert len(names) == 2 and names._known == {"GET /a": "GET /a", "GET /b\n": "GET /b", "GET /c": OTHER}
+    assert len(names) == 2 and names.known == {"GET /a": "GET /a", "GET /b\n": "GET /b", "GET /c": OTHER}
     assert names.admit("<idle>") == OTHER

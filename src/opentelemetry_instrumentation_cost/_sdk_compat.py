@@ -5,12 +5,12 @@ through ``set_attribute(s)`` costs about 0.7 µs. The cost of a local root is on
 writes its already-clean primitive values into the span's attribute dict just before the SDK's own ``end`` runs.
 
 The other SDK and API internals the per-span and per-call paths read, each to save a call per span or per request
-(the README lists them): ``SpanContext`` by index, ``Span._parent``/``_context``/``_start_time``/``_name``/
-``_resource`` and the multi-processors' ``on_start`` (``attribution/``), the current-span and baggage context keys
-(``aws/metering.py``, ``transactions/propagator.py``), the contextvars runtime context's ``ContextVar`` and a span's
-``_instrumentation_scope`` (``aws/metering.py``, once per AWS call), and an SDK MeterProvider's
-``_measurement_consumer._reader_storages`` (``has_no_reader``, for ``metrics.py``: nothing is recorded where no
-reader exists), and ``ParentBased``'s delegate attributes (``local_root_delegates``, for
+(docs/architecture.md lists them): ``SpanContext`` by index, ``Span._parent``/``_context``/``_start_time``/
+``_name``/``_kind``/``_resource`` and the multi-processors' ``on_start`` (``attribution/``), the current-span and
+baggage context keys (``aws/metering.py``, ``transactions/propagator.py``), the contextvars runtime context's
+``ContextVar`` and a span's ``_instrumentation_scope`` (``aws/metering.py``, once per AWS call), and an SDK
+MeterProvider's ``_measurement_consumer._reader_storages`` (``has_no_reader``, for ``metrics.py``: nothing is recorded
+where no reader exists), and ``ParentBased``'s delegate attributes (``local_root_delegates``, for
 ``attribution/sampling.py``). ``tests/test_sdk_compat.py`` fails loudly if an SDK release changes any of them.
 """
 

@@ -12,6 +12,7 @@
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <errno.h>
 #include <semaphore.h>
 #include <stdint.h>
@@ -39,7 +40,7 @@ typedef struct {
     Py_ssize_t slot;
 } Cells;
 
-static PyObject *str_acc, *str_prev, *str_unpriced;
+static PyObject *str_acc, *str_prev, *str_unpriced, *str_partial, *str_span_id;
 
 /* Cells are read and written through memcpy: one region is both int64 and float64 (no aliasing assumptions). */
 static inline int64_t qi(Cells *s, Py_ssize_t i) { int64_t v; memcpy(&v, s->base + i * 8, 8); return v; }
@@ -95,11 +96,30 @@ static int check_args(Py_ssize_t nargs, PyObject *const *args, int64_t *now) {
     return (*now == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* open(now_ns, token, trace_id, by_trace) -> token, or None when the Python path must do it. */
+static int same_span(PyObject *a, PyObject *b) {
+    PyObject *x = PyObject_GetAttr(a, str_span_id), *y = x == NULL ? NULL : PyObject_GetAttr(b, str_span_id);
+    int same = y == NULL ? -1 : PyObject_RichCompareBool(x, y, Py_EQ);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    return same;
+}
+
+/* open(now_ns, token, trace_id, by_trace) -> token (or the token already open for the same span), or None when
+   the Python path must do it. */
 static PyObject *cells_open(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
     int64_t now;
     if (check_args(nargs, args, &now) < 0) return NULL;
     PyObject *token = args[1], *tid = args[2], *by_trace = args[3];
+    PyObject *prev = PyDict_GetItemWithError(by_trace, tid); /* borrowed */
+    if (prev == NULL && PyErr_Occurred()) return NULL;
+    if (prev != NULL) { /* the same span reported twice (on its own thread): the first token, unchanged */
+        int same = same_span(prev, token);
+        if (same != 0) {
+            if (same < 0) return NULL;
+            Py_INCREF(prev);
+            return prev;
+        }
+    }
     if (!take(s)) Py_RETURN_NONE;
     int64_t last = qi(s, H_LAST), n = qi(s, H_N);
     if (!qi(s, H_PRICED) || now < last) {
@@ -121,9 +141,7 @@ static PyObject *cells_open(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
     give(s);
     /* Still holding the GIL: no thread of this process sees the token before it is whole. */
     PyObject *acc_o = PyFloat_FromDouble(acc), *unpriced_o = PyFloat_FromDouble(unpriced);
-    PyObject *prev = PyDict_GetItemWithError(by_trace, tid); /* borrowed */
-    int failed = acc_o == NULL || unpriced_o == NULL || (prev == NULL && PyErr_Occurred())
-        || PyObject_SetAttr(token, str_acc, acc_o) < 0 || PyObject_SetAttr(token, str_unpriced, unpriced_o) < 0
+    int failed = acc_o == NULL || unpriced_o == NULL || PyObject_SetAttr(token, str_acc, acc_o) < 0 || PyObject_SetAttr(token, str_unpriced, unpriced_o) < 0
         || PyObject_SetAttr(token, str_prev, prev != NULL ? prev : Py_None) < 0
         || PyDict_SetItem(by_trace, tid, token) < 0;
     Py_XDECREF(acc_o);
@@ -162,7 +180,8 @@ static int unlink_token(PyObject *token, PyObject *tid, PyObject *by_trace) {
     return rc;
 }
 
-/* close(now_ns, token, trace_id, by_trace) -> the root's compute share (float), or None for the Python path. */
+/* close(now_ns, token, trace_id, by_trace) -> the root's compute share (float), or None for the Python path;
+   sets ``token.partial`` when no price was known for part of its life. */
 static PyObject *cells_close(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
     int64_t now;
     if (check_args(nargs, args, &now) < 0) return NULL;
@@ -187,14 +206,18 @@ static PyObject *cells_close(Cells *s, PyObject *const *args, Py_ssize_t nargs) 
     int64_t k = qi(s, s->slot + S_K);
     if (k > 0) set_q(s, s->slot + S_K, k - 1);
     set_f(s, s->slot + S_SUM_ACC, fd(s, s->slot + S_SUM_ACC) - opened);
-    double cost = acc - opened;
+    double cost = acc - opened, unpriced = fd(s, H_UNPRICED);
     checkpoint(s, last, n);
     set_f(s, s->slot + S_ATTRIBUTED, fd(s, s->slot + S_ATTRIBUTED) + cost);
     set_f(s, s->slot + S_UNFLUSHED, fd(s, s->slot + S_UNFLUSHED) + cost);
     set_q(s, s->slot + S_UNFLUSHED_N, qi(s, s->slot + S_UNFLUSHED_N) + 1);
     give(s);
-    PyObject *cost_o = PyFloat_FromDouble(cost);
-    if (cost_o == NULL || unlink_token(token, tid, by_trace) < 0) {
+    PyObject *cost_o = PyFloat_FromDouble(cost), *opened_unpriced = PyObject_GetAttr(token, str_unpriced);
+    /* a price unknown for part of its life (the integral of unpriced time moved while it was open) */
+    int partial = opened_unpriced != NULL && unpriced > PyFloat_AsDouble(opened_unpriced);
+    Py_XDECREF(opened_unpriced);
+    if (cost_o == NULL || opened_unpriced == NULL || PyErr_Occurred()
+        || (partial && PyObject_SetAttr(token, str_partial, Py_True) < 0) || unlink_token(token, tid, by_trace) < 0) {
         Py_XDECREF(cost_o);
         return NULL;
     }
@@ -245,13 +268,105 @@ static PyTypeObject CellsType = {
     .tp_methods = cells_methods,
 };
 
+
+/* Token: ``ledger.Token`` as a C type (the same slots, the same defaults, the same AttributeError for the three
+   that ``open`` sets). Made once per local root: a Python ``__init__`` storing its 13 defaults costs about 4,000
+   instructions here, this one a few hundred. tests/test_cells.py compares the two classes. */
+enum { T_ACC, T_BUDGET_EXCEEDED, T_BY_SERVICE, T_COMPUTE, T_CUSTOMER, T_EDGE, T_END_NS, T_OWN_USD, T_PARTIAL, T_PREV,
+       T_RATE_EXCEEDED, T_SERVICES_USD, T_SPAN_ID, T_SPAN_REF, T_TRACE_ID, T_TRANSACTION, T_UNPRICED, T_FIELDS };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fields[T_FIELDS];
+} TokenObject;
+
+static PyObject *zero_float, *zero_int, *empty_str;
+
+static int token_init(TokenObject *t, PyObject *args, PyObject *kwds) {
+    PyObject *trace_id, *span_id;
+    static char *names[] = {"trace_id", "span_id", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", names, &trace_id, &span_id)) return -1;
+    PyObject *values[T_FIELDS] = {NULL};
+    values[T_TRACE_ID] = trace_id;
+    values[T_SPAN_ID] = span_id;
+    values[T_SERVICES_USD] = values[T_OWN_USD] = zero_float;
+    values[T_BY_SERVICE] = values[T_TRANSACTION] = values[T_SPAN_REF] = values[T_COMPUTE] = Py_None;
+    values[T_CUSTOMER] = empty_str;
+    values[T_EDGE] = values[T_BUDGET_EXCEEDED] = values[T_RATE_EXCEEDED] = values[T_PARTIAL] = Py_False;
+    values[T_END_NS] = zero_int;
+    for (int i = 0; i < T_FIELDS; i++) {
+        Py_XINCREF(values[i]);
+        Py_XSETREF(t->fields[i], values[i]);
+    }
+    return 0;
+}
+
+static int token_traverse(TokenObject *t, visitproc visit, void *arg) {
+    for (int i = 0; i < T_FIELDS; i++) Py_VISIT(t->fields[i]);
+    return 0;
+}
+
+static int token_clear(TokenObject *t) {
+    for (int i = 0; i < T_FIELDS; i++) Py_CLEAR(t->fields[i]);
+    return 0;
+}
+
+static void token_dealloc(TokenObject *t) {
+    PyObject_GC_UnTrack(t);
+    token_clear(t);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+#define FIELD(name, i) {name, T_OBJECT_EX, offsetof(TokenObject, fields) + (i) * sizeof(PyObject *), 0, NULL}
+static PyMemberDef token_members[] = {
+    FIELD("acc", T_ACC), FIELD("budget_exceeded", T_BUDGET_EXCEEDED), FIELD("by_service", T_BY_SERVICE),
+    FIELD("compute", T_COMPUTE), FIELD("customer", T_CUSTOMER), FIELD("edge", T_EDGE), FIELD("end_ns", T_END_NS),
+    FIELD("own_usd", T_OWN_USD), FIELD("partial", T_PARTIAL), FIELD("prev", T_PREV),
+    FIELD("rate_exceeded", T_RATE_EXCEEDED), FIELD("services_usd", T_SERVICES_USD), FIELD("span_id", T_SPAN_ID),
+    FIELD("span_ref", T_SPAN_REF), FIELD("trace_id", T_TRACE_ID), FIELD("transaction", T_TRANSACTION),
+    FIELD("unpriced", T_UNPRICED), {NULL, 0, 0, 0, NULL},
+};
+
+static PyObject *token_live_span(TokenObject *t, PyObject *unused) {
+    PyObject *ref = t->fields[T_SPAN_REF];
+    if (ref == NULL || ref == Py_None) Py_RETURN_NONE;
+    return PyObject_CallNoArgs(ref);
+}
+
+static PyMethodDef token_methods[] = {
+    {"live_span", (PyCFunction)token_live_span, METH_NOARGS, "The root's span while it is open and held; else None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TokenType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "opentelemetry_instrumentation_cost.attribution._cells.Token",
+    .tp_basicsize = sizeof(TokenObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A local root in flight (see ledger.Token).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)token_init,
+    .tp_traverse = (traverseproc)token_traverse,
+    .tp_clear = (inquiry)token_clear,
+    .tp_dealloc = (destructor)token_dealloc,
+    .tp_members = token_members,
+    .tp_methods = token_methods,
+};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cells", "The ledger's hot path (see _cells.c).", -1};
 
 PyMODINIT_FUNC PyInit__cells(void) {
     str_acc = PyUnicode_InternFromString("acc");
     str_prev = PyUnicode_InternFromString("prev");
     str_unpriced = PyUnicode_InternFromString("unpriced");
-    if (str_acc == NULL || str_prev == NULL || str_unpriced == NULL || PyType_Ready(&CellsType) < 0) return NULL;
+    str_partial = PyUnicode_InternFromString("partial");
+    str_span_id = PyUnicode_InternFromString("span_id");
+    zero_float = PyFloat_FromDouble(0.0);
+    zero_int = PyLong_FromLong(0);
+    empty_str = PyUnicode_FromString("");
+    if (str_acc == NULL || str_prev == NULL || str_unpriced == NULL || str_partial == NULL || str_span_id == NULL || zero_float == NULL || zero_int == NULL
+        || empty_str == NULL || PyType_Ready(&CellsType) < 0 || PyType_Ready(&TokenType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     PyObject *cells = Py_BuildValue(
@@ -263,8 +378,10 @@ PyMODINIT_FUNC PyInit__cells(void) {
         "S_UNFLUSHED_N", S_UNFLUSHED_N, "S_ROOTS", S_ROOTS, "S_ATTRIBUTED", S_ATTRIBUTED, "RING", RING,
         "RING_BASE", RING_BASE, "SLOT_CELLS", SLOT_CELLS, "N_BITS", N_BITS, "HEADER_CELLS", HEADER_CELLS);
     Py_INCREF(&CellsType);
+    Py_INCREF(&TokenType);
     if (cells == NULL || PyModule_AddObject(m, "CELLS", cells) < 0
-        || PyModule_AddObject(m, "Cells", (PyObject *)&CellsType) < 0) {
+        || PyModule_AddObject(m, "Cells", (PyObject *)&CellsType) < 0
+        || PyModule_AddObject(m, "Token", (PyObject *)&TokenType) < 0) {
         Py_XDECREF(cells);
         Py_DECREF(m);
         return NULL;

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .region import H_LAST, H_RATE, H_RING_POS, RING, RING_BASE
+from .region import H_ACC, H_IDLE, H_IDLE_TAKEN, H_LAST, H_RATE, H_RING_POS, RING, RING_BASE
 
 # A checkpoint is one cell: ((the event's time - the session's start) mod 2**51 ns << N_BITS) | the roots in flight
 # after it (more than N_MASK kept as N_MASK). The ledger writes it on its hot path (``_cells.c`` too); ``window``
@@ -78,3 +78,44 @@ def window(q: Any, f: Any, t: int, t0: int) -> Window:
             opened = True
         end = start
     return Window(idle, overpaid, member, alone, fair, opened)
+
+
+BORROW_AFTER_NS = 20_000_000  # a root this late takes its fair share whole (``backdate``)
+IDLE_DEBT_NS = 1_000_000_000  # how much of the host's time such roots may borrow from the next idle time
+
+
+def backdate(q: Any, f: Any, t0: int, t: int, others: int, acc: float) -> float:
+    """A root opened at ``t``, before the integral's clock (under the region's lock). Returns the ``acc`` it opened at.
+
+    The idle time in the window was its alone. The ``others`` in flight now, if every one of them was in flight
+    throughout, each give back exactly what they had too much. What roots that closed inside the window had too
+    much is already written on their spans: a root a little late (the usual case) goes without it, which keeps the
+    roots' total exact. A root later than ``BORROW_AFTER_NS`` (its process stalled between its start time and its
+    open) would lose most of its share: it takes its fair share whole, the rest borrowed from the host's idle, which
+    may owe up to ``IDLE_DEBT_NS`` of the host's time to the next idle time (``ComputeLedger.take`` reports no idle
+    until it is repaid). No root in flight is charged for it: no share may turn negative."""
+    w = window(q, f, t, t0)
+    given = 0.0
+    if others and not w.opened:
+        f[H_ACC] = acc = acc - w.overpaid
+        given = w.overpaid * others
+    borrowed = 0.0
+    if q[H_LAST] - t > BORROW_AFTER_NS:
+        spare = f[H_IDLE] - w.idle - f[H_IDLE_TAKEN] + f[H_RATE] * IDLE_DEBT_NS
+        borrowed = min(max(0.0, w.fair - given), max(0.0, spare))
+    f[H_IDLE] -= w.idle + borrowed
+    return acc - w.idle - given - borrowed
+
+
+def overstay(q: Any, f: Any, t0: int, t: int, others: int, cost: float) -> float:
+    """A root closed at ``t``, before the integral's clock: what it was charged after ``t`` goes back, to idle time
+    where it was the only root in flight, else to the ``others`` still in flight. Returns what went back."""
+    w = window(q, f, t, t0)
+    over = max(0.0, min(cost, w.member))
+    idle = min(over, w.alone)  # where it was alone the time was idle; the rest was the others'
+    f[H_IDLE] += idle
+    if others > 0:
+        f[H_ACC] += (over - idle) / others
+    else:
+        f[H_IDLE] += over - idle
+    return over

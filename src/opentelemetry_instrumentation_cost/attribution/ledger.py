@@ -14,9 +14,9 @@ built or is turned off (``OTEL_PYTHON_COST_NATIVE=false``), run here under the r
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from .late import checkpoint, window
+from .late import backdate, checkpoint, overstay
 from .region import (
     H_ACC,
     H_ATTRIBUTED,
@@ -50,10 +50,9 @@ from .region import (
     PrivateRegion,
     Region,
 )
+from .token import Token, unlink
 
 NS_PER_HOUR = 3_600_000_000_000
-BORROW_AFTER_NS = 20_000_000  # a root this late takes its fair share whole (``ComputeLedger._backdate``)
-IDLE_DEBT_NS = 1_000_000_000  # how much of the host's time such roots may borrow from the next idle time
 
 
 class Orphans(NamedTuple):
@@ -71,64 +70,6 @@ class Totals(NamedTuple):
     attributed_usd: float
     idle_usd: float
     in_flight: int
-
-
-class Token:
-    """A local root in flight: its position in the integrals when it opened, its children's costs, and (once it
-    ended) its compute cost."""
-
-    # Set by ``ComputeLedger.open`` (not here: this runs on every request): ``acc`` and ``unpriced``, the
-    # integrals when it opened; ``prev``, an outer local root of the same trace in this process (a loopback call).
-    acc: float
-    unpriced: float
-    prev: Token | None
-    __slots__ = (
-        "acc",
-        "budget_exceeded",
-        "by_service",
-        "compute",
-        "customer",
-        "edge",
-        "end_ns",
-        "own_usd",
-        "partial",
-        "prev",
-        "rate_exceeded",
-        "services_usd",
-        "span_id",
-        "span_ref",
-        "trace_id",
-        "transaction",
-        "unpriced",
-    )
-
-    def __init__(self, trace_id: int, span_id: int) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.services_usd = 0.0  # every service charge in the transaction (this process)
-        self.own_usd = 0.0  # the service charges that landed on the root span itself
-        self.by_service: dict[str, float] | None = None  # service charges per AWS service, for metrics
-        self.transaction: str | None = None  # from incoming baggage, or (edge) the root's name once first asked
-        self.customer = ""  # from incoming baggage or the root's attribute, when OTEL_PYTHON_COST_CUSTOMER is set
-        self.edge = self.budget_exceeded = self.rate_exceeded = self.partial = False
-        self.span_ref: Any = None  # a weak reference to the span (see ``attribution.roots.SpanRef``)
-        self.compute: float | None = None  # set as it ends, with end_ns
-        self.end_ns = 0
-
-    def live_span(self) -> Any:
-        """The root's span while it is open and the app still holds it; else None."""
-        ref = self.span_ref
-        return None if ref is None else ref()
-
-
-def _unlink(innermost: Token, token: Token) -> None:
-    """Take an ended ``token`` out of the chain of outer roots under ``innermost`` (a few links at most)."""
-    node = innermost
-    while node.prev is not None:
-        if node.prev is token:
-            node.prev = token.prev
-            return
-        node = node.prev
 
 
 class ComputeLedger:
@@ -162,8 +103,10 @@ class ComputeLedger:
         self._acquire, self._release = region.acquire, region.release
         cells = region.cells if self._native else None
         self.native = cells is not None
-        self._c_open = cells.open if cells is not None else _python_path  # None: the Python path's turn
-        self._c_close = cells.close if cells is not None else _python_path
+        # (now_ns, token, trace_id, by_trace) -> as ``open`` and ``close``, or None: the Python path's turn. Called
+        # straight from a root's start and end (``roots.py``), which then fall back on ``open`` and ``close``.
+        self.c_open = cells.open if cells is not None else _python_path
+        self.c_close = cells.close if cells is not None else _python_path
         self._lock = _RegionLock(region)
 
     @property
@@ -226,7 +169,7 @@ class ComputeLedger:
         prev = by_trace.get(token.trace_id)
         if prev is not None and prev.span_id == token.span_id:
             return prev
-        if self._c_open(now_ns, token, token.trace_id, by_trace) is None:
+        if self.c_open(now_ns, token, token.trace_id, by_trace) is None:
             self._open_locked(now_ns, token)
         return token
 
@@ -254,7 +197,7 @@ class ComputeLedger:
                     self._advance(now_ns)
                     last = q[H_LAST]
             elif now_ns < last and q[H_PRICED]:
-                acc = self._backdate(now_ns, n, acc)
+                acc = backdate(q, f, self._t0, now_ns, n, acc)
             q[H_N] = n + 1
             if not self._opened:
                 self._opened_first(s)
@@ -276,43 +219,6 @@ class ComputeLedger:
         self._q[H_OPENED] = 1
         self._q[slot + S_ROOTS] = 1
         self._opened = True
-
-    def _backdate(self, t: int, others: int, acc: float) -> float:
-        """A root opened at ``t``, before the integral's clock. Returns the ``acc`` it opened at.
-
-        The idle time in the window was its alone. The ``others`` in flight now, if every one of them was in flight
-        throughout, each give back exactly what they had too much. What roots that closed inside the window had too
-        much is already written on their spans: a root a little late (the usual case, ``late.py``) goes without it,
-        which keeps the roots' total exact. A root later than ``BORROW_AFTER_NS`` (its process stalled between its
-        start time and its open) would lose most of its share: it takes its fair share whole, the rest borrowed
-        from the host's idle, which may owe up to ``IDLE_DEBT_NS`` of the host's time to the next idle time (``take``
-        reports no idle until it is repaid). No root in flight is charged for it: no share may turn negative."""
-        f = self._f
-        w = window(self._q, f, t, self._t0)
-        given = 0.0
-        if others and not w.opened:
-            f[H_ACC] = acc = acc - w.overpaid
-            given = w.overpaid * others
-        borrowed = 0.0
-        if self._q[H_LAST] - t > BORROW_AFTER_NS:
-            spare = f[H_IDLE] - w.idle - f[H_IDLE_TAKEN] + f[H_RATE] * IDLE_DEBT_NS
-            borrowed = min(max(0.0, w.fair - given), max(0.0, spare))
-        f[H_IDLE] -= w.idle + borrowed
-        return acc - w.idle - given - borrowed
-
-    def _overstay(self, t: int, others: int, cost: float) -> float:
-        """A root closed at ``t``, before the integral's clock: what it was charged after ``t`` goes back, to idle
-        time where it was the only root in flight, else to the ``others`` still in flight."""
-        f = self._f
-        w = window(self._q, f, t, self._t0)
-        over = max(0.0, min(cost, w.member))
-        idle = min(over, w.alone)  # where it was alone the time was idle; the rest was the others'
-        f[H_IDLE] += idle
-        if others > 0:
-            f[H_ACC] += (over - idle) / others
-        else:
-            f[H_IDLE] += over - idle
-        return over
 
     def add_service_cost(self, token: Token, usd: float, on_root: bool, service: str) -> None:
         """Add a service charge to a root's transaction (and to the root's own cost when it landed there)."""
@@ -337,11 +243,9 @@ class ComputeLedger:
     def close(self, token: Token, now_ns: int) -> float | None:
         """Close a local root: its fair share in USD, ``None`` if no price was known; ``token.partial`` is set when
         no price was known for part of its life."""
-        cost = self._c_close(now_ns, token, token.trace_id, self._by_trace)
+        cost = self.c_close(now_ns, token, token.trace_id, self._by_trace)
         if cost is None:
             cost = self._close_locked(token, now_ns)
-        elif self._f[H_UNPRICED] > token.unpriced:  # the C path ran: priced, so this no longer moves
-            token.partial = True
         if token.partial:
             return cost if cost > 0.0 else None
         return cost
@@ -377,7 +281,7 @@ class ComputeLedger:
             f[s + S_SUM_ACC] -= opened
             cost = acc - opened
             if late:
-                cost -= self._overstay(now_ns, n, cost)
+                cost -= overstay(q, f, self._t0, now_ns, n, cost)
             pos = q[H_RING_POS]
             q[RING_BASE + pos % RING] = checkpoint(last - self._t0, n)
             q[H_RING_POS] = pos + 1
@@ -394,7 +298,7 @@ class ComputeLedger:
                 else:
                     by_trace[token.trace_id] = token.prev
             elif innermost is not None:  # an inner root of its trace is still open (work handed on in-process)
-                _unlink(innermost, token)
+                unlink(innermost, token)
         finally:
             self._release()
         return cost

@@ -63,7 +63,7 @@ def _on_start(base_on_start: Callable[..., None] | None) -> Callable[..., None]:
             parent = span._parent
             if parent is None or parent[2]:  # SpanContext: (trace_id, span_id, is_remote, ...): a local root
                 tracker = DETECTOR.tracker
-                if tracker is not None and (parent is not None or span.kind is not _CLIENT):
+                if tracker is not None and (parent is not None or span._kind is not _CLIENT):  # the property: a call
                     tracker.started(span, parent_context)
                 return
             token = DETECTOR.roots.get(parent[0])

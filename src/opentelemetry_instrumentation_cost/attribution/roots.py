@@ -29,6 +29,7 @@ from .._sdk_compat import attribute_dict, write_attribute, write_attributes
 from ..transactions.names import UNENDED, TransactionNames
 from ..transactions.propagator import transaction_from
 from .ledger import ComputeLedger, Token
+from .region import _cells
 
 _USD = sc.COST_USD
 _COMPUTE = sc.COST_COMPUTE_USD
@@ -55,6 +56,7 @@ class RootTracker:
         trust_baggage: bool,
     ) -> None:
         self._ledger = ledger
+        self._token = NativeRootToken if ledger.native else RootToken
         self.roots = ledger.roots  # trace id → innermost local root in flight (read by the span processor)
         self._ready = ready
         self._waiting = True  # until ``ready`` is seen set (a plain attribute is cheaper than ``Event.is_set``)
@@ -81,7 +83,7 @@ class RootTracker:
             if self.unended:
                 self.close_unended()
             ctx = span._context  # SpanContext: (trace_id, span_id, ...); the property costs a call
-            token = RootToken(ctx[0], ctx[1])
+            token = self._token(ctx[0], ctx[1])
             token.tracker = self
             token.span_ref = ref = SpanRef(span, _collected)
             ref.token = token
@@ -92,7 +94,11 @@ class RootTracker:
                     token.transaction = self.names.admit(incoming)
                 if self.customers is not None:
                     token.customer = self.customers.incoming(parent_context)
-            if self._ledger.open(span._start_time or time_ns(), token) is token:
+            start = span._start_time or time_ns()
+            opened = self._ledger.c_open(start, token, ctx[0], self.roots)  # the C path, else the Python one
+            if opened is None:
+                opened = self._ledger.open(start, token)
+            if opened is token:
                 span.end = end = RootEnd()
                 end.span = span
                 end.token = token
@@ -222,8 +228,16 @@ def _end_root(end: RootEnd, end_time: int | None = None) -> None:
     tracker = token.tracker
     try:
         del span.end  # a second end() goes to the SDK, which warns as usual
-        compute = tracker._ledger.close(token, end_time)
-        name = tracker.names.admit(span._name) if token.edge or token.transaction is None else token.transaction
+        ledger = tracker._ledger
+        compute = ledger.c_close(end_time, token, token.trace_id, tracker.roots)  # the C path, else the Python one
+        if compute is None:
+            compute = ledger.close(token, end_time)
+        elif token.partial and compute <= 0.0:
+            compute = None
+        name = token.transaction
+        if name is None or token.edge:  # named at the edge: the root's name now (seen before: one dict read)
+            raw = span._name
+            name = tracker.names.known.get(raw) or tracker.names.admit(raw)
         if tracker.customers is not None:
             token.customer = tracker.customers.of_span(span, token.customer)
         if tracker.guard is not None:
@@ -273,6 +287,13 @@ class SpanRef(weakref.ref):  # type: ignore[type-arg]
 
 class RootToken(Token):
     """A local root's ledger token, with the tracker that closes it."""
+
+    __slots__ = ("tracker",)
+    tracker: RootTracker
+
+
+class NativeRootToken(_cells.Token if _cells is not None else Token):  # type: ignore[misc]
+    """The same, over the C ``Token`` (``_cells.c``) where it was built: made for a few hundred instructions."""
 
     __slots__ = ("tracker",)
     tracker: RootTracker

@@ -1,6 +1,6 @@
 """Per-minute aggregates of ended local roots.
 
-The request thread only appends a tuple to a deque (atomic, no lock); the flusher folds
+The request thread only appends (token, resource) to a deque (atomic, no lock); the flusher folds
 the queue into rows and metric values. If roots pile up between flushes (every ``_WAKE_AT`` roots queued) the
 flusher is woken early to fold them; past ``_FOLD_AT`` the recording thread folds the queue itself, so memory
 stays bounded and no root is lost.
@@ -24,13 +24,13 @@ _FOLD_AT = 50_000
 
 Value = tuple[str, float, "float | None", "dict[str, float] | None", str]
 # end time (ns), service.name, transaction, compute USD, service USD, USD by AWS service, over budget, customer
-Ended = tuple[int, str, str, "float | None", float, "dict[str, float] | None", bool, str]
+Ended = tuple[int, str, str, "float | None", float, "dict[str, float] | None", bool, str]  # a charge alone
 
 
 class Aggregator:
     def __init__(self, host: tuple[str, str, str, str]) -> None:
         self._lock = threading.Lock()  # folding and draining; never taken by ``record`` below ``_FOLD_AT``
-        self._ended: deque[Ended] = deque()
+        self._ended: deque[Ended | tuple[Token, Any]] = deque()
         self._rows: dict[Key, Row] = {}
         self._values: deque[Value] = deque(maxlen=_VALUES_MAX)
         self.host = host  # (instance type, region, host, boot): the last parts of every key (see ``model.Key``)
@@ -40,25 +40,12 @@ class Aggregator:
         self.usage = UsageLog()  # the AWS calls' usages by unit, for the bill (``store/usage.py``)
 
     def record(self, token: Token, resource: Any) -> None:
-        """One ended local root (see ``attribution.roots.RootSink``), queued as a tuple of plain values: the
-        collector stops tracking it at once, where a queued token would be traversed until the next fold."""
-        service = self._services.get(id(resource)) or self._learn(resource)
+        """One ended local root (see ``attribution.roots.RootSink``): queued as it is, read when folded on the
+        flusher's thread (its fields are final: the root has ended and left the ledger's index)."""
         ended = self._ended
-        ended.append(
-            (
-                token.end_ns,
-                service,
-                token.transaction or "",
-                token.compute,
-                token.services_usd,
-                token.by_service,
-                token.budget_exceeded,
-                token.customer,
-            )
-        )
-        queued = len(ended)
-        if queued % _WAKE_AT == 0:  # at 2,000, 4,000, ... queued: once each, not on every root
-            self._crowded(queued)
+        ended.append((token, resource))
+        if len(ended) % _WAKE_AT == 0:  # at 2,000, 4,000, ... queued: once each, not on every root
+            self._crowded(len(ended))
 
     def record_charge(self, service: str, transaction: str, aws_service: str, usd: float) -> None:
         """One AWS charge that no local root carries, counted as a request of ``transaction``."""
@@ -88,8 +75,17 @@ class Aggregator:
         ended, rows, values = self._ended, self._rows, self._values
         keep = self.wants_values()
         host = self.host
+        services_of = self._services
         for _ in range(len(ended)):
-            end_ns, service, name, compute, services, by_service, exceeded, customer = ended.popleft()  # atomic
+            item = ended.popleft()  # atomic
+            if len(item) == 2:  # a root: (token, its span's resource)
+                token, resource = item
+                service = services_of.get(id(resource)) or self._learn(resource)
+                end_ns, name, compute = token.end_ns, token.transaction or "", token.compute
+                services, by_service = token.services_usd, token.by_service
+                exceeded, customer = token.budget_exceeded, token.customer
+            else:  # a charge no root carries
+                end_ns, service, name, compute, services, by_service, exceeded, customer = item
             total = (compute or 0.0) + services
             key = (bucket(end_ns), service, name, *host, customer)
             row = rows.get(key)

@@ -24,13 +24,14 @@ class TransactionNames:
     def __init__(self, max_distinct: int) -> None:
         self._max = max_distinct
         self._seen: set[str] = set()
-        self._known: dict[str, str] = {}  # raw → its name: a name past the cap costs what an admitted one does
+        # raw → its name: a name past the cap costs what an admitted one does; read directly on a root's end
+        self.known: dict[str, str] = {}
         self._lock = threading.Lock()
         renew_lock_after_fork(self)
 
     def admit(self, raw: str) -> str:
         """The name to use for ``raw``: cleaned, and ``<other>`` once the process has seen too many."""
-        known = self._known.get(raw)  # the common case: a name seen before, no lock
+        known = self.known.get(raw)  # the common case: a name seen before, no lock
         if known is not None:
             return known
         name = raw[: MAX_LENGTH * 4].translate(_CONTROL).strip()[:MAX_LENGTH] or OTHER
@@ -43,8 +44,8 @@ class TransactionNames:
                         name = OTHER
                     else:
                         self._seen.add(name)
-        if len(self._known) < KNOWN_MAX and len(raw) <= MAX_LENGTH * 4:  # bounded: hostile names are not kept
-            self._known[raw] = name
+        if len(self.known) < KNOWN_MAX and len(raw) <= MAX_LENGTH * 4:  # bounded: hostile names are not kept
+            self.known[raw] = name
         return name
 
     def __len__(self) -> int:
