@@ -20,6 +20,7 @@ BAD = {
     "OTEL_PYTHON_COST_CACHE_TTL": ("-5", "cache_ttl_s", 86400.0),
     "OTEL_PYTHON_COST_HOST_SHARE": ("2", "host_share", None),
     "OTEL_PYTHON_COST_HOST_WIDE": ("per-process", "host_wide", True),
+    "OTEL_PYTHON_COST_NATIVE": ("c", "native", True),
     "OTEL_PYTHON_COST_DYNAMODB_CONSUMED_CAPACITY": ("sure", "dynamodb_consumed_capacity", True),
     "OTEL_PYTHON_COST_MAX_TRANSACTIONS": ("0", "max_transactions", 500),
     "OTEL_PYTHON_COST_TRUST_BAGGAGE": ("perhaps", "trust_baggage", True),
