@@ -3,10 +3,10 @@
    Why C: in pure Python each of the two events reads and writes about 25 cells of the region through memoryviews
    (about 15,000 instructions each), and the critical section can lose the GIL half-way, so that the process's other
    threads queue on the host's semaphore behind a thread that is not running. Here the whole event runs in one call
-   that holds the GIL: it takes the host's semaphore without waiting (sem_trywait), or gives up at once, and the
-   caller then takes the Python path (region.py, ledger.py), which waits. So the C path never blocks, never runs
-   Python code while holding the semaphore, and is only the in-order, priced case; every other case (a late event,
-   no price yet) stays in Python, where it is written once.
+   that holds the GIL while it holds the semaphore (it lets the GIL go only while waiting for the semaphore), never
+   runs Python code while holding it, and is only the in-order, priced case: every other case (a late event, no
+   price yet, a semaphore not given within SEM_WAIT_NS) returns None and the caller takes the Python path
+   (region.py, ledger.py), where it is written once.
 
    The layout is region.py's (LAYOUT); ``CELLS`` exports the indices this file uses, compared by tests/test_cells.py.
 */
@@ -17,6 +17,7 @@
 #include <semaphore.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define LAYOUT 4
 enum { H_CREATED = 2, H_LAST = 3, H_N = 4, H_PRICED = 5, H_BILLS_IDLE = 6, H_OPENED = 7, H_BUSY_NS = 8,
@@ -29,6 +30,7 @@ enum { S_K = 2, S_SUM_ACC = 3, S_UNFLUSHED = 4, S_UNFLUSHED_N = 5, S_ROOTS = 6, 
 #define N_BITS 12
 #define N_MASK ((1 << N_BITS) - 1)
 #define T_MASK ((((int64_t)1) << (63 - N_BITS)) - 1)
+#define SEM_WAIT_NS 250000000L /* region.SEM_WAIT_S */
 
 typedef struct {
     PyObject_HEAD
@@ -48,10 +50,29 @@ static inline double fd(Cells *s, Py_ssize_t i) { double v; memcpy(&v, s->base +
 static inline void set_q(Cells *s, Py_ssize_t i, int64_t v) { memcpy(s->base + i * 8, &v, 8); }
 static inline void set_f(Cells *s, Py_ssize_t i, double v) { memcpy(s->base + i * 8, &v, 8); }
 
-/* Take the region without waiting: 0 when another holds it (this process's Python path included). */
+/* Wait for the host's semaphore with the GIL released, at most SEM_WAIT_NS: 0 when not given in time (the Python
+   path then waits on, and gives back a dead holder's: region.py). */
+static int wait_for(sem_t *sem) {
+    struct timespec deadline;
+    if (clock_gettime(CLOCK_REALTIME, &deadline) != 0) return 0;
+    deadline.tv_nsec += SEM_WAIT_NS;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    do {
+        rc = sem_timedwait(sem, &deadline);
+    } while (rc != 0 && errno == EINTR);
+    Py_END_ALLOW_THREADS
+    return rc == 0;
+}
+
+/* Take the region: the host's semaphore, waited for (another process holds it for well under a microsecond on
+   this path, and waiting here beats handing the event to the Python path, which would hold it a hundred times
+   longer and make the next ones wait too); a process's own region, only if no Python path of it holds it. */
 static inline int take(Cells *s) {
     if (s->sem != NULL) {
-        if (sem_trywait(s->sem) != 0) return 0;
+        if (sem_trywait(s->sem) != 0 && !wait_for(s->sem)) return 0;
     } else if (qi(s, H_HOLDER) != 0) {
         return 0;
     }
@@ -140,6 +161,8 @@ static PyObject *cells_open(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
     double unpriced = fd(s, H_UNPRICED);
     give(s);
     /* Still holding the GIL: no thread of this process sees the token before it is whole. */
+    prev = PyDict_GetItemWithError(by_trace, tid); /* again: the GIL may have been let go while waiting */
+    if (prev == NULL && PyErr_Occurred()) return NULL;
     PyObject *acc_o = PyFloat_FromDouble(acc), *unpriced_o = PyFloat_FromDouble(unpriced);
     int failed = acc_o == NULL || unpriced_o == NULL || PyObject_SetAttr(token, str_acc, acc_o) < 0 || PyObject_SetAttr(token, str_unpriced, unpriced_o) < 0
         || PyObject_SetAttr(token, str_prev, prev != NULL ? prev : Py_None) < 0

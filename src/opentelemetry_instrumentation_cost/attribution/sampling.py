@@ -74,8 +74,8 @@ def record_local_roots(sampler: Any) -> None:
     if sampler is ALWAYS_ON or not isinstance(sampler, Sampler) or any(s is sampler for s, _ in _patched):
         return
     delegates = local_root_delegates(sampler)
-    if delegates is not None:
-        saved = {name: getattr(sampler, name) for name in delegates}
+    if delegates is not None:  # a delegate that never drops (the default root and sampled-parent ones) is left alone
+        saved = {name: getattr(sampler, name) for name in delegates if getattr(sampler, name) is not ALWAYS_ON}
         for name, delegate in saved.items():
             setattr(sampler, name, RecordLocalRoots(delegate))
         _patched.append((sampler, lambda: sampler.__dict__.update(saved)))
