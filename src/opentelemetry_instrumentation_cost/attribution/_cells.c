@@ -108,6 +108,24 @@ static inline void checkpoint(Cells *s, int64_t last, int64_t n) {
     set_q(s, H_RING_POS, pos + 1);
 }
 
+/* Take the region and move its integrals to ``now``: 0 (the region not taken) when the event is the Python path's:
+   the region not had, no price yet, or ``now`` before the integral's clock (a late event, late.py). */
+static inline int begin(Cells *s, int64_t now, int64_t *last, int64_t *n, double *acc) {
+    if (!take(s)) return 0;
+    *last = qi(s, H_LAST);
+    *n = qi(s, H_N);
+    if (!qi(s, H_PRICED) || now < *last) {
+        give(s);
+        return 0;
+    }
+    *acc = fd(s, H_ACC);
+    if (now > *last) {
+        *acc = advance(s, now, *last, *n, *acc);
+        *last = now;
+    }
+    return 1;
+}
+
 static int check_args(Py_ssize_t nargs, PyObject *const *args, int64_t *now) {
     if (nargs != 4 || !PyDict_CheckExact(args[3])) {
         PyErr_SetString(PyExc_TypeError, "expected (now_ns, token, trace_id, by_trace: dict)");
@@ -141,17 +159,9 @@ static PyObject *cells_open(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
             return prev;
         }
     }
-    if (!take(s)) Py_RETURN_NONE;
-    int64_t last = qi(s, H_LAST), n = qi(s, H_N);
-    if (!qi(s, H_PRICED) || now < last) {
-        give(s);
-        Py_RETURN_NONE;
-    }
-    double acc = fd(s, H_ACC);
-    if (now > last) {
-        acc = advance(s, now, last, n, acc);
-        last = now;
-    }
+    int64_t last, n;
+    double acc;
+    if (!begin(s, now, &last, &n, &acc)) Py_RETURN_NONE;
     set_q(s, H_N, n + 1);
     set_q(s, H_OPENED, 1);
     set_q(s, s->slot + S_ROOTS, 1);
@@ -214,17 +224,9 @@ static PyObject *cells_close(Cells *s, PyObject *const *args, Py_ssize_t nargs) 
     double opened = PyFloat_AsDouble(opened_o);
     Py_DECREF(opened_o);
     if (opened == -1.0 && PyErr_Occurred()) return NULL;
-    if (!take(s)) Py_RETURN_NONE;
-    int64_t last = qi(s, H_LAST), n = qi(s, H_N);
-    if (!qi(s, H_PRICED) || now < last) {
-        give(s);
-        Py_RETURN_NONE;
-    }
-    double acc = fd(s, H_ACC);
-    if (now > last) {
-        acc = advance(s, now, last, n, acc);
-        last = now;
-    }
+    int64_t last, n;
+    double acc;
+    if (!begin(s, now, &last, &n, &acc)) Py_RETURN_NONE;
     if (n > 0) set_q(s, H_N, --n);
     int64_t k = qi(s, s->slot + S_K);
     if (k > 0) set_q(s, s->slot + S_K, k - 1);
