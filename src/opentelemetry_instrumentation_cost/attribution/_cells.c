@@ -174,7 +174,8 @@ static PyObject *cells_open(Cells *s, PyObject *const *args, Py_ssize_t nargs) {
     prev = PyDict_GetItemWithError(by_trace, tid); /* again: the GIL may have been let go while waiting */
     if (prev == NULL && PyErr_Occurred()) return NULL;
     PyObject *acc_o = PyFloat_FromDouble(acc), *unpriced_o = PyFloat_FromDouble(unpriced);
-    int failed = acc_o == NULL || unpriced_o == NULL || PyObject_SetAttr(token, str_acc, acc_o) < 0 || PyObject_SetAttr(token, str_unpriced, unpriced_o) < 0
+    int failed = acc_o == NULL || unpriced_o == NULL || PyObject_SetAttr(token, str_acc, acc_o) < 0
+        || PyObject_SetAttr(token, str_unpriced, unpriced_o) < 0
         || PyObject_SetAttr(token, str_prev, prev != NULL ? prev : Py_None) < 0
         || PyDict_SetItem(by_trace, tid, token) < 0;
     Py_XDECREF(acc_o);
@@ -389,8 +390,9 @@ PyMODINIT_FUNC PyInit__cells(void) {
     zero_float = PyFloat_FromDouble(0.0);
     zero_int = PyLong_FromLong(0);
     empty_str = PyUnicode_FromString("");
-    if (str_acc == NULL || str_prev == NULL || str_unpriced == NULL || str_partial == NULL || str_span_id == NULL || zero_float == NULL || zero_int == NULL
-        || empty_str == NULL || PyType_Ready(&CellsType) < 0 || PyType_Ready(&TokenType) < 0)
+    if (str_acc == NULL || str_prev == NULL || str_unpriced == NULL || str_partial == NULL || str_span_id == NULL
+        || zero_float == NULL || zero_int == NULL || empty_str == NULL || PyType_Ready(&CellsType) < 0
+        || PyType_Ready(&TokenType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
