@@ -52,7 +52,12 @@ def _conserved(run: Run) -> None:
 
 
 def _check(
-    run: Run, served: int | None = None, per_process: bool = True, per_worker_rel: float = 2e-2, p90: float = 0.20
+    run: Run,
+    served: int | None = None,
+    per_process: bool = True,
+    per_worker_rel: float = 2e-2,
+    p90: float = 0.20,
+    p99: float | None = None,
 ) -> None:
     """Conservation per host, every root stored once, the equal split across processes, idle once."""
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
@@ -70,9 +75,11 @@ def _check(
     # Per root: the median exact, 90% within 20% (30% with gthread). Flask's instrumentation stamps a root at the
     # WSGI entry, about 0.8 ms before it starts the span; a quarter of its roots reach the ledger after another
     # process's event, and what roots that ended in between had too much is on their spans already
-    # (attribution/late.py). Measured here: 9% to 21% at the 90th percentile, 35% to 55% at the 99th; the issue's
-    # goal is 2% at the 99th (docs/limits.md).
+    # (attribution/late.py). Measured here (Flask, gunicorn -w 4): 4% to 21% at the 90th percentile, 24% to 55% at
+    # the 99th; the issue's goal is 2% at the 99th (docs/limits.md), met by uvicorn with FastAPI (0.0% at the 99th).
     assert errors[len(errors) // 2] < 5e-3 and errors[int(len(errors) * 0.9)] < p90, errors[-10:]
+    if p99 is not None:  # where no instrumentation stamps a root before it starts it: the issue's goal
+        assert errors[int(len(errors) * 0.99)] < p99, errors[-int(len(errors) * 0.02) :]
     hosts = {(r[4], r[5]) for r in run.rows}
     assert len(hosts) == 1 and all(hosts.pop()), run.rows[:3]  # one host, named, with its boot
     assert run.stored_sum("compute_usd", ("<idle>",)) > 0
@@ -101,7 +108,10 @@ def test_http_workers_split_one_host(tmp_path: Path, server: str) -> None:
     # by up to about 3% (docs/limits.md). With gthread, threads also wait for the GIL between a root's
     # start time and its open.
     threads = server == "gunicorn-gthread"
-    _check(run, served=load.requests + 1, per_worker_rel=4e-2, p90=0.30 if threads else 0.20)  # +1: the probe
+    if server == "uvicorn":  # FastAPI's roots start when their span does: 99% within 2%, each worker within 1%
+        _check(run, served=load.requests + 1, per_worker_rel=1e-2, p99=2e-2)  # +1: the probe
+    else:
+        _check(run, served=load.requests + 1, per_worker_rel=4e-2, p90=0.30 if threads else 0.20)
 
 
 def test_celery_prefork_children_split_one_host(tmp_path: Path) -> None:
