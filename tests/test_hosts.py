@@ -272,6 +272,7 @@ def test_store_rows_know_their_host_and_report_by_host(tmp_path: Path) -> None:
     assert line["total_usd"] + line["idle_usd"] == pytest.approx(run.true_host_usd, rel=5e-3)
     assert "3 live processes, 2 serving" in doctor.stdout, doctor.stdout
     assert doctor.stdout.count("not serving") == 1
+    assert "ledger path    C (attribution/_cells.c)" in doctor.stdout
     assert "share in force 0.5 of $0.096/h (OTEL_PYTHON_COST_HOST_SHARE)" in doctor.stdout
 
 
@@ -290,6 +291,9 @@ def test_doctor_warns_about_the_old_one_over_workers_advice(tmp_path: Path) -> N
             doctor = subprocess.run([str(BIN / "otel-cost"), "doctor"], env=env, capture_output=True, text=True)
     assert doctor.returncode == 1
     assert "OTEL_PYTHON_COST_HOST_SHARE=0.25 looks like 1/workers (4 serving processes)" in doctor.stdout
+    python_path = {**env, "OTEL_PYTHON_COST_NATIVE": "false"}
+    off = subprocess.run([str(BIN / "otel-cost"), "doctor"], env=python_path, capture_output=True, text=True)
+    assert "ledger path    Python (OTEL_PYTHON_COST_NATIVE=false)" in off.stdout, off.stdout
 
 
 def test_a_version_1_sqlite_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..attribution import region
 from ..attribution.hostfile import read_host
 from ..config import Settings
 from ..host import SHARE_SOURCES
@@ -13,6 +14,12 @@ Problems = list[tuple[str, str]]
 
 def check_host(settings: Settings, share: float, problems: Problems) -> None:
     """Print the host's processes (serving roots or not) and warn where the numbers would be wrong."""
+    if region._cells is None:
+        print("ledger path    Python (attribution/_cells.c was not built: about 38,000 more instructions a root)")
+    elif not settings.native:
+        print("ledger path    Python (OTEL_PYTHON_COST_NATIVE=false)")
+    else:
+        print("ledger path    C (attribution/_cells.c)")
     if not settings.host_wide:
         print("host ledger    off (OTEL_PYTHON_COST_HOST_WIDE=false): each process splits the host's cost alone")
         return
