@@ -183,8 +183,9 @@ def _sampled(moto_url: str) -> Any:
         doctor = subprocess.run(
             [str(BIN / "otel-cost"), "doctor", "--store", "none"], env=env, capture_output=True, text=True, check=False
         )
-        print("\n$ otel-cost doctor   (its sampler, threads and AWS client lines)")
-        print("\n".join(line for line in doctor.stdout.splitlines() if line.startswith(("sampler", "threads", "AWS"))))
+        print("\n$ otel-cost doctor   (its ledger path, sampler, threads and AWS client lines)")
+        shown = ("ledger path", "sampler", "threads", "AWS")
+        print("\n".join(line for line in doctor.stdout.splitlines() if line.startswith(shown)))
 
     return show
 
