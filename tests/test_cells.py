@@ -35,8 +35,8 @@ def test_in_order_priced_events_take_the_c_path(tmp_path: Path, shared: bool, mo
     def python_path(*_: object) -> None:
         raise AssertionError("took the Python path")
 
-    monkeypatch.setattr(led, "_open_locked", python_path)
-    monkeypatch.setattr(led, "_close_locked", python_path)
+    monkeypatch.setattr(led, "open_locked", python_path)
+    monkeypatch.setattr(led, "close_locked", python_path)
     a = led.open(1 * S, Token(1, 1))
     b = led.open(2 * S, Token(1, 2))  # the same trace: b is innermost, a its outer root
     assert led.roots[1] is b and b.prev is a

@@ -164,23 +164,21 @@ class ComputeLedger:
 
     def open(self, now_ns: int, token: Token) -> Token:
         """Open a local root (``token``, made outside the lock) at ``now_ns``. A root already open under the
-        same span id (one span reported twice, on its own thread) is returned instead, unchanged."""
-        by_trace = self._by_trace
-        prev = by_trace.get(token.trace_id)
-        if prev is not None and prev.span_id == token.span_id:
-            return prev
-        if self.c_open(now_ns, token, token.trace_id, by_trace) is None:
-            self._open_locked(now_ns, token)
-        return token
+        same span id (one span reported twice, on its own thread) is returned instead, unchanged. The C path once,
+        then (it returned None) the Python path: ``roots.py`` calls the two itself, without this frame."""
+        opened = self.c_open(now_ns, token, token.trace_id, self._by_trace)
+        return opened if opened is not None else self.open_locked(now_ns, token)
 
-    def _open_locked(self, now_ns: int, token: Token) -> None:
+    def open_locked(self, now_ns: int, token: Token) -> Token:
         """``open`` in Python, under the region's lock: every case (late, unpriced), and every event without the
-        C path. The integral's advance is written out here and in ``_close_locked`` rather than called: each cell
+        C path. The integral's advance is written out here and in ``close_locked`` rather than called: each cell
         of the region is a memoryview item, about twice an attribute's cost, so this path reads each cell once."""
         self._acquire()  # bound once: ``with`` costs two more method lookups per root
         try:
             by_trace = self._by_trace
             prev = by_trace.get(token.trace_id)
+            if prev is not None and prev.span_id == token.span_id:
+                return prev
             q, f, s = self._q, self._f, self._slot
             last, n, acc = q[H_LAST], q[H_N], f[H_ACC]
             if now_ns > last:
@@ -212,6 +210,7 @@ class ComputeLedger:
             by_trace[token.trace_id] = token
         finally:
             self._release()
+        return token
 
     def _opened_first(self, slot: int) -> None:
         """This process's first root: the host has had a root (the first price no longer covers its past), and this
@@ -245,13 +244,11 @@ class ComputeLedger:
         no price was known for part of its life."""
         cost = self.c_close(now_ns, token, token.trace_id, self._by_trace)
         if cost is None:
-            cost = self._close_locked(token, now_ns)
-        if token.partial:
-            return cost if cost > 0.0 else None
-        return cost
+            return self.close_locked(token, now_ns)
+        return cost if cost > 0.0 or not token.partial else None
 
-    def _close_locked(self, token: Token, now_ns: int) -> float:
-        """``close`` in Python, under the region's lock (see ``_open_locked``)."""
+    def close_locked(self, token: Token, now_ns: int) -> float | None:
+        """``close`` in Python, under the region's lock (see ``open_locked``)."""
         self._acquire()
         try:
             q, f, s = self._q, self._f, self._slot
@@ -301,7 +298,7 @@ class ComputeLedger:
                 unlink(innermost, token)
         finally:
             self._release()
-        return cost
+        return cost if cost > 0.0 or not token.partial else None
 
     def flushed(self, roots: int, compute_usd: float) -> None:
         """``roots`` ended roots worth ``compute_usd`` left for the store: no longer this process's to lose."""

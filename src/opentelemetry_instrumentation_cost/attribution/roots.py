@@ -97,7 +97,7 @@ class RootTracker:
             start = span._start_time or time_ns()
             opened = self._ledger.c_open(start, token, ctx[0], self.roots)  # the C path, else the Python one
             if opened is None:
-                opened = self._ledger.open(start, token)
+                opened = self._ledger.open_locked(start, token)
             if opened is token:
                 span.end = end = RootEnd()
                 end.span = span
@@ -231,7 +231,7 @@ def _end_root(end: RootEnd, end_time: int | None = None) -> None:
         ledger = tracker._ledger
         compute = ledger.c_close(end_time, token, token.trace_id, tracker.roots)  # the C path, else the Python one
         if compute is None:
-            compute = ledger.close(token, end_time)
+            compute = ledger.close_locked(token, end_time)
         elif token.partial and compute <= 0.0:
             compute = None
         name = token.transaction
